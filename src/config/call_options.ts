@@ -1,0 +1,213 @@
+/**
+ * The per-call options: the settings a deployment sets in its environment and a dispatch may
+ * override in its metadata. One zod schema validates both sources; each field knows its name in
+ * each source so an error names the field the way the user wrote it.
+ */
+import { z } from 'zod';
+import { ConfigError, showValue } from './errors.ts';
+import { THINKING_LEVELS } from './models.ts';
+
+/** The 30 prebuilt Gemini Live voices. */
+export const VOICES = [
+  'Achernar',
+  'Achird',
+  'Algenib',
+  'Algieba',
+  'Alnilam',
+  'Aoede',
+  'Autonoe',
+  'Callirrhoe',
+  'Charon',
+  'Despina',
+  'Enceladus',
+  'Erinome',
+  'Fenrir',
+  'Gacrux',
+  'Iapetus',
+  'Kore',
+  'Laomedeia',
+  'Leda',
+  'Orus',
+  'Pulcherrima',
+  'Puck',
+  'Rasalgethi',
+  'Sadachbia',
+  'Sadaltager',
+  'Schedar',
+  'Sulafat',
+  'Umbriel',
+  'Vindemiatrix',
+  'Zephyr',
+  'Zubenelgenubi',
+] as const;
+export type VoiceName = (typeof VOICES)[number];
+
+/** Ids that name files or table rows: no separators, no dots, so they cannot leave a folder. */
+const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,99}$/;
+const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+
+export const MAX_INSTRUCTIONS_CHARS = 16_000;
+export const MAX_GREETING_CHARS = 2_000;
+
+export interface FieldSpec {
+  schema: z.ZodType;
+  /** Environment variable, or undefined when the field cannot come from the environment. */
+  env?: string;
+  /** Path in dispatch metadata, or undefined when a dispatch may not override it. */
+  dispatch?: string;
+  /** What is allowed, for error lines. */
+  allowed: string;
+  kind: 'string' | 'number' | 'boolean';
+}
+
+export const CALL_FIELDS = {
+  model: {
+    schema: z.string().regex(MODEL_ID),
+    env: 'GEMINI_MODEL',
+    dispatch: 'gemini_realtime_config.model',
+    allowed: 'a Gemini Live model id, see the README model table',
+    kind: 'string',
+  },
+  voice: {
+    schema: z.enum(VOICES),
+    env: 'GEMINI_VOICE',
+    dispatch: 'gemini_realtime_config.voice',
+    allowed: VOICES.join(', '),
+    kind: 'string',
+  },
+  temperature: {
+    schema: z.number().min(0).max(2),
+    env: 'GEMINI_TEMPERATURE',
+    dispatch: 'gemini_realtime_config.temperature',
+    allowed: 'a number from 0.0 to 2.0',
+    kind: 'number',
+  },
+  thinkingLevel: {
+    schema: z.enum(THINKING_LEVELS),
+    env: 'GEMINI_THINKING_LEVEL',
+    dispatch: 'gemini_realtime_config.thinking_level',
+    allowed: THINKING_LEVELS.join(', '),
+    kind: 'string',
+  },
+  thinkingBudget: {
+    schema: z.number().int().min(-1).max(32_768),
+    env: 'GEMINI_THINKING_BUDGET',
+    dispatch: 'gemini_realtime_config.thinking_budget',
+    allowed: 'an integer from -1 (dynamic) through 0 (off) to 32768 tokens',
+    kind: 'number',
+  },
+  affectiveDialog: {
+    schema: z.boolean(),
+    env: 'GEMINI_AFFECTIVE_DIALOG',
+    dispatch: 'gemini_realtime_config.affective_dialog',
+    allowed: 'true or false',
+    kind: 'boolean',
+  },
+  proactiveAudio: {
+    schema: z.boolean(),
+    env: 'GEMINI_PROACTIVE_AUDIO',
+    dispatch: 'gemini_realtime_config.proactive_audio',
+    allowed: 'true or false',
+    kind: 'boolean',
+  },
+  language: {
+    schema: z.string().regex(LANGUAGE),
+    env: 'GEMINI_LANGUAGE',
+    dispatch: 'gemini_realtime_config.language',
+    allowed: 'a BCP-47 language code such as en-US',
+    kind: 'string',
+  },
+  contextId: {
+    schema: z.string().regex(ID),
+    env: 'CONTEXT_ID',
+    dispatch: 'gemini_realtime_config.context_id',
+    allowed: 'a context file name in the contexts directory (letters, digits, - and _)',
+    kind: 'string',
+  },
+  instructions: {
+    schema: z.string().min(1).max(MAX_INSTRUCTIONS_CHARS),
+    dispatch: 'gemini_realtime_config.instructions',
+    allowed: `text of 1 to ${MAX_INSTRUCTIONS_CHARS} characters`,
+    kind: 'string',
+  },
+  greeting: {
+    schema: z.string().max(MAX_GREETING_CHARS),
+    env: 'AGENT_GREETING',
+    dispatch: 'gemini_realtime_config.greeting',
+    allowed: `an instruction for the first reply, up to ${MAX_GREETING_CHARS} characters ("" for none)`,
+    kind: 'string',
+  },
+  avatarId: {
+    schema: z.string().regex(ID),
+    env: 'AVATAR_ID',
+    dispatch: 'avatar_id',
+    allowed: 'an avatar id (letters, digits, - and _)',
+    kind: 'string',
+  },
+} satisfies Record<string, FieldSpec>;
+
+export type CallField = keyof typeof CALL_FIELDS;
+
+export interface CallOptions {
+  model: string;
+  voice: VoiceName;
+  temperature?: number;
+  thinkingLevel?: (typeof THINKING_LEVELS)[number];
+  thinkingBudget?: number;
+  affectiveDialog: boolean;
+  proactiveAudio: boolean;
+  language?: string;
+  contextId: string;
+  /** Overrides the context file when set (dispatch only). */
+  instructions?: string;
+  /** Instruction for the first reply; '' means the agent waits for the user. */
+  greeting: string;
+  avatarId: string;
+}
+
+/** Which source a field's current value came from, so a later check can name it. */
+export type FieldOrigins = Partial<Record<CallField, string>>;
+
+export function fieldSpec(field: CallField): FieldSpec {
+  return CALL_FIELDS[field];
+}
+
+export const CALL_FIELD_NAMES = Object.keys(CALL_FIELDS) as CallField[];
+
+export function fieldName(field: CallField, origins: FieldOrigins): string {
+  const spec = fieldSpec(field);
+  return origins[field] ?? spec.env ?? spec.dispatch ?? field;
+}
+
+/**
+ * Validate one raw value for `field`, returning the parsed value or throwing a ConfigError line
+ * `<name>: <value> is not valid (allowed: ...)`.
+ */
+export function parseField(field: CallField, raw: unknown, name: string): unknown {
+  const spec = fieldSpec(field);
+  const result = spec.schema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(`${name}: ${showValue(raw)} is not valid (allowed: ${spec.allowed})`);
+  }
+  return result.data;
+}
+
+/** Turn an environment string into the field's type; invalid text fails in parseField. */
+export function fromEnvText(field: CallField, text: string): unknown {
+  const kind = CALL_FIELDS[field].kind;
+  if (kind === 'number') {
+    const n = text.trim() === '' ? NaN : Number(text);
+    return Number.isFinite(n) ? n : text;
+  }
+  if (kind === 'boolean') return envBoolean(text) ?? text;
+  return text;
+}
+
+/** An environment flag: 1/true/yes/on or 0/false/no/off; undefined for anything else. */
+export function envBoolean(text: string): boolean | undefined {
+  const t = text.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off'].includes(t)) return false;
+  return undefined;
+}

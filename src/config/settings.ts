@@ -1,0 +1,262 @@
+/**
+ * Environment -> one validated, capability-checked Settings object. Used by the worker (once at
+ * start, then per dispatch through dispatch.ts) and by the console, so there is one parser.
+ */
+import { fileURLToPath } from 'node:url';
+import dotenv from 'dotenv';
+import {
+  CALL_FIELD_NAMES,
+  type CallOptions,
+  type FieldOrigins,
+  envBoolean,
+  fieldSpec,
+  fromEnvText,
+  parseField,
+} from './call_options.ts';
+import { ConfigError, showValue } from './errors.ts';
+import {
+  type ModelEnvironment,
+  TOOL_BEHAVIORS,
+  TOOL_RESPONSE_SCHEDULINGS,
+  type ToolBehavior,
+  type ToolResponseScheduling,
+  modelProblems,
+} from './model_rules.ts';
+import { DEFAULT_MODEL, type ModelCapabilities, UnknownModelError, modelCapabilities } from './models.ts';
+import { Secret } from './secret.ts';
+
+export const TURN_DETECTION_MODES = ['gemini', 'livekit'] as const;
+export type TurnDetectionMode = (typeof TURN_DETECTION_MODES)[number];
+export const DISPATCH_MODES = ['explicit', 'automatic'] as const;
+
+/** Matches livekit.yaml, so `livekit-server --config livekit.yaml` works with no settings. */
+export const LOCAL_LIVEKIT = {
+  url: 'ws://localhost:7880',
+  apiKey: 'devkey',
+  apiSecret: 'devsecret-for-local-livekit-server-only',
+} as const;
+
+export const DEFAULT_AGENT_NAME = 'gemini-avatar';
+export const DEFAULT_GREETING = 'Greet the user warmly in one short sentence and ask how you can help.';
+export const DEFAULT_CONTEXTS_DIR = fileURLToPath(new URL('../../contexts', import.meta.url));
+
+export interface Settings {
+  call: CallOptions;
+  /** Where each call option came from, for error lines (env var or dispatch path). */
+  origins: FieldOrigins;
+  capabilities: ModelCapabilities;
+  /** GEMINI_MODEL_RULES: the known model whose rules an unknown id runs with. */
+  modelRules?: string;
+  livekit: { url: string; apiKey: Secret; apiSecret: Secret; usingLocalDefaults: boolean };
+  google: {
+    apiKey?: Secret;
+    vertexai: boolean;
+    project?: string;
+    location: string;
+    /** GOOGLE_GEMINI_BASE_URL / GOOGLE_VERTEX_BASE_URL: a proxy or a local stand-in. */
+    baseUrl?: string;
+  };
+  model: ModelEnvironment;
+  turnDetection: TurnDetectionMode;
+  deepgramApiKey?: Secret;
+  contextsDir: string;
+  /** '' means automatic dispatch (every new room). */
+  agentName: string;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Load `.env.local` and `.env` from `dir` into process.env. `.env.local` wins over `.env`, and
+ * both win over the shell, as documented in the README. Returns the files that were read.
+ */
+export function loadEnvFiles(dir = process.cwd()): string[] {
+  const read: string[] = [];
+  for (const file of ['.env', '.env.local']) {
+    const result = dotenv.config({ path: `${dir}/${file}`, override: true, quiet: true });
+    if (!result.error) read.push(file);
+  }
+  return read;
+}
+
+const DEFAULT_CALL: CallOptions = {
+  model: DEFAULT_MODEL,
+  voice: 'Puck',
+  affectiveDialog: false,
+  proactiveAudio: false,
+  contextId: 'default',
+  greeting: DEFAULT_GREETING,
+  avatarId: 'default',
+};
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function oneOf<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  problems: string[],
+): T | undefined {
+  const value = text(env, name)?.toLowerCase();
+  if (value === undefined) return undefined;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  problems.push(`${name}: ${showValue(value)} is not valid (allowed: ${allowed.join(', ')})`);
+  return undefined;
+}
+
+function callOptionsFromEnv(env: Env, problems: string[]): CallOptions {
+  const call: Record<string, unknown> = { ...DEFAULT_CALL };
+  for (const field of CALL_FIELD_NAMES) {
+    const spec = fieldSpec(field);
+    if (!spec.env) continue;
+    const raw = env[spec.env];
+    // An empty greeting is meaningful (no greeting); for every other field empty means unset.
+    if (raw === undefined || (raw.trim() === '' && field !== 'greeting')) continue;
+    try {
+      call[field] = parseField(field, fromEnvText(field, raw), spec.env);
+    } catch (error) {
+      problems.push((error as ConfigError).message);
+    }
+  }
+  return call as unknown as CallOptions;
+}
+
+/** The table row for the options' model, or a problem line. */
+export function resolveCapabilities(
+  call: CallOptions,
+  modelRules: string | undefined,
+  problems: string[],
+): ModelCapabilities | undefined {
+  try {
+    return modelCapabilities(call.model, modelRules);
+  } catch (error) {
+    if (!(error instanceof UnknownModelError)) throw error;
+    problems.push(`GEMINI_MODEL: ${error.message}`);
+    return undefined;
+  }
+}
+
+function livekitFromEnv(env: Env, problems: string[]): Settings['livekit'] {
+  const url = text(env, 'LIVEKIT_URL');
+  const apiKey = text(env, 'LIVEKIT_API_KEY');
+  const apiSecret = text(env, 'LIVEKIT_API_SECRET');
+  if (!url) {
+    return {
+      url: LOCAL_LIVEKIT.url,
+      apiKey: new Secret(apiKey ?? LOCAL_LIVEKIT.apiKey),
+      apiSecret: new Secret(apiSecret ?? LOCAL_LIVEKIT.apiSecret),
+      usingLocalDefaults: true,
+    };
+  }
+  if (!/^(wss?|https?):\/\//.test(url)) {
+    problems.push(`LIVEKIT_URL: ${showValue(url)} is not valid (allowed: a ws://, wss://, http:// or https:// URL)`);
+  }
+  const local = /^(wss?|https?):\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/|$)/.test(url);
+  const missing = [!apiKey && 'LIVEKIT_API_KEY', !apiSecret && 'LIVEKIT_API_SECRET'].filter(Boolean);
+  if (missing.length > 0 && !local) {
+    problems.push(
+      `${missing.join(' and ')} missing for LIVEKIT_URL=${url}: run \`lk app env -w -d .env.local\` or copy them from your LiveKit Cloud project settings`,
+    );
+  }
+  return {
+    url,
+    apiKey: new Secret(apiKey ?? LOCAL_LIVEKIT.apiKey),
+    apiSecret: new Secret(apiSecret ?? LOCAL_LIVEKIT.apiSecret),
+    usingLocalDefaults: false,
+  };
+}
+
+function googleFromEnv(env: Env, problems: string[]): Settings['google'] {
+  const vertexai = envBoolean(env.GOOGLE_GENAI_USE_VERTEXAI ?? '') === true;
+  const key = text(env, 'GOOGLE_API_KEY') ?? text(env, 'GEMINI_API_KEY');
+  const project = text(env, 'GOOGLE_CLOUD_PROJECT');
+  const location = text(env, 'GOOGLE_CLOUD_LOCATION') ?? 'us-central1';
+  if (vertexai && !project) {
+    problems.push(
+      'GOOGLE_CLOUD_PROJECT missing: Vertex AI (GOOGLE_GENAI_USE_VERTEXAI=true) needs your Google Cloud project id, and credentials from GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`',
+    );
+  }
+  if (!vertexai && !key) {
+    problems.push(
+      'GOOGLE_API_KEY missing: create a key at https://aistudio.google.com/apikey and put GOOGLE_API_KEY=... in .env.local (GEMINI_API_KEY also works), or use Vertex AI with GOOGLE_GENAI_USE_VERTEXAI=true and GOOGLE_CLOUD_PROJECT',
+    );
+  }
+  const baseUrl = text(env, vertexai ? 'GOOGLE_VERTEX_BASE_URL' : 'GOOGLE_GEMINI_BASE_URL');
+  return {
+    ...(key ? { apiKey: new Secret(key) } : {}),
+    vertexai,
+    ...(project ? { project } : {}),
+    location,
+    ...(baseUrl ? { baseUrl } : {}),
+  };
+}
+
+/**
+ * Build Settings from an environment (process.env after loadEnvFiles, or a test's object).
+ * Throws one ConfigError listing every problem, each as `FIELD: what is wrong; the fix`.
+ */
+export function loadSettings(env: Env = process.env): Settings {
+  const problems: string[] = [];
+  const call = callOptionsFromEnv(env, problems);
+  const modelRules = text(env, 'GEMINI_MODEL_RULES');
+  const capabilities = resolveCapabilities(call, modelRules, problems);
+  const model: ModelEnvironment = { vertexai: false };
+  const google = googleFromEnv(env, problems);
+  model.vertexai = google.vertexai;
+  const toolBehavior = oneOf<ToolBehavior>(env, 'GEMINI_TOOL_BEHAVIOR', TOOL_BEHAVIORS, problems);
+  if (toolBehavior) model.toolBehavior = toolBehavior;
+  const scheduling = oneOf<ToolResponseScheduling>(
+    env,
+    'GEMINI_TOOL_RESPONSE_SCHEDULING',
+    TOOL_RESPONSE_SCHEDULINGS,
+    problems,
+  );
+  if (scheduling) model.toolResponseScheduling = scheduling;
+
+  const turnDetection =
+    oneOf(env, 'TURN_DETECTION', TURN_DETECTION_MODES, problems) ?? 'gemini';
+  const deepgram = text(env, 'DEEPGRAM_API_KEY');
+  if (turnDetection === 'livekit' && !deepgram) {
+    problems.push(
+      'DEEPGRAM_API_KEY missing: TURN_DETECTION=livekit transcribes the user with Deepgram for the end-of-turn model; set the key or use TURN_DETECTION=gemini',
+    );
+  }
+  const dispatch = oneOf(env, 'AGENT_DISPATCH', DISPATCH_MODES, problems) ?? 'explicit';
+  const livekit = livekitFromEnv(env, problems);
+  if (capabilities) problems.push(...modelProblems(call, capabilities, {}, model));
+  if (problems.length > 0 || !capabilities) throw new ConfigError(problems);
+
+  return {
+    call,
+    origins: {},
+    capabilities,
+    ...(modelRules ? { modelRules } : {}),
+    livekit,
+    google,
+    model,
+    turnDetection,
+    ...(deepgram ? { deepgramApiKey: new Secret(deepgram) } : {}),
+    contextsDir: text(env, 'CONTEXTS_DIR') ?? DEFAULT_CONTEXTS_DIR,
+    agentName: dispatch === 'automatic' ? '' : (text(env, 'LIVEKIT_AGENT_NAME') ?? DEFAULT_AGENT_NAME),
+  };
+}
+
+/** Settings as safe to log: secrets redact themselves, the rest is plain data. */
+export function describeSettings(settings: Settings): Record<string, unknown> {
+  const { call, capabilities, turnDetection, agentName } = settings;
+  return {
+    model: capabilities.id,
+    voice: call.voice,
+    temperature: call.temperature,
+    thinkingLevel: call.thinkingLevel,
+    thinkingBudget: call.thinkingBudget,
+    contextId: call.instructions ? '(dispatch instructions)' : call.contextId,
+    avatarId: call.avatarId,
+    turnDetection,
+    agentName: agentName || '(automatic dispatch)',
+    backend: settings.google.vertexai ? 'vertex' : 'gemini',
+  };
+}

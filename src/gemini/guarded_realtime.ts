@@ -1,0 +1,165 @@
+/**
+ * The Gemini realtime model behind our capability guard.
+ *
+ * The 1.9.0 plugin sends the same calls to every model. On models whose row says
+ * `midSessionClientContent: false` (3.x), client content after the first model turn closes the
+ * socket with 1007 and ends the call, and a bare `generateReply()` sends an empty turn list the
+ * SDK cannot encode. This subclass keeps those calls working:
+ *
+ * - the framework is told the truth (no mid-session instruction/context updates), so it stops
+ *   re-sending context on handoffs, and the plugin keeps new instructions for the next connect;
+ * - `generateReply` (greeting, `session.run`, `onEnter` replies) goes as realtime text input,
+ *   carrying any user text the framework added to the context since the last reply;
+ * - the setup frame declares `historyConfig` so the plugin's history seeding on reconnect is the
+ *   initial history the model accepts.
+ *
+ * The plugin keeps its state in TypeScript-private fields; the few we touch are typed in
+ * `PluginSessionInternals` and exercised end to end against the fake server in the tests.
+ */
+import { type APIConnectOptions, Future, llm, log } from '@livekit/agents';
+import * as google from '@livekit/agents-plugin-google';
+import type { ModelCapabilities } from '../config/models.ts';
+import { registerSetupExtras } from './setup_extensions.ts';
+
+/** The text sent when a reply is asked for with nothing new to answer. */
+export const CONTINUE_PROMPT = 'Please continue.';
+const GENERATION_TIMEOUT_MS = 5_000;
+
+type PluginOptions = NonNullable<ConstructorParameters<typeof google.realtime.RealtimeModel>[0]>;
+
+export interface GuardedRealtimeOptions extends PluginOptions {
+  connOptions?: APIConnectOptions;
+}
+
+interface PluginSessionInternals {
+  pendingGenerationFut?: Future<llm.GenerationCreatedEvent>;
+  inUserActivity: boolean;
+  sendClientEvent(event: { type: 'realtime_input'; value: { text?: string; activityEnd?: object } }): void;
+}
+
+export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
+  readonly row: ModelCapabilities;
+  readonly #capabilities: llm.RealtimeCapabilities;
+
+  constructor(row: ModelCapabilities, options: GuardedRealtimeOptions) {
+    super({ ...options, model: row.id, vertexai: row.backend === 'vertex' });
+    this.row = row;
+    const base = super.capabilities;
+    this.#capabilities = row.midSessionClientContent
+      ? base
+      : { ...base, midSessionChatCtxUpdate: false, midSessionInstructionsUpdate: false };
+    if (row.historySeeding === 'history_config') {
+      registerSetupExtras(row.id, { historyConfig: { initialHistoryInClientContent: true } });
+    }
+  }
+
+  override get capabilities(): llm.RealtimeCapabilities {
+    return this.#capabilities;
+  }
+
+  override session() {
+    return guardSession(super.session(), this.row);
+  }
+}
+
+type PluginSession = ReturnType<google.realtime.RealtimeModel['session']>;
+
+/**
+ * Guard one plugin session in place. The plugin does not export its session class, so instead of
+ * subclassing we wrap the three methods whose wire messages differ per model.
+ */
+export function guardSession(session: PluginSession, row: ModelCapabilities): PluginSession {
+  const logger = log();
+  const original = {
+    updateInstructions: session.updateInstructions.bind(session),
+    updateChatCtx: session.updateChatCtx.bind(session),
+    generateReply: session.generateReply.bind(session),
+  };
+  if (row.midSessionClientContent) return session;
+
+  /** User text the framework added to the context since the last reply. */
+  const pendingUserText: string[] = [];
+
+  session.updateInstructions = async (instructions) => {
+    logger.warn(
+      { model: row.id },
+      'this model cannot change instructions mid-session; they apply from the next connection',
+    );
+    return original.updateInstructions(instructions);
+  };
+
+  if (row.textTurnRoute !== 'realtime_text') return session;
+
+  session.updateChatCtx = async (chatCtx) => {
+    pendingUserText.push(...newUserText(session.chatCtx, chatCtx));
+    return original.updateChatCtx(chatCtx);
+  };
+
+  session.generateReply = async (instructions, options = {}) => {
+    const text = [...pendingUserText.splice(0), instructions]
+      .filter((t): t is string => !!t?.trim())
+      .join('\n');
+    return replyToRealtimeText(session, text || CONTINUE_PROMPT, options.signal);
+  };
+  return session;
+}
+
+/** Texts of user messages in `next` that `known` does not have yet. */
+function newUserText(known: llm.ChatContext, next: llm.ChatContext): string[] {
+  const ids = new Set(known.items.map((item) => item.id));
+  const texts: string[] = [];
+  for (const item of next.items) {
+    if (ids.has(item.id) || item.type !== 'message' || item.role !== 'user') continue;
+    const text = item.textContent;
+    if (text) texts.push(text);
+  }
+  return texts;
+}
+
+/** The plugin's generateReply bookkeeping, with the turn sent as `realtimeInput.text`. */
+function replyToRealtimeText(
+  session: PluginSession,
+  text: string,
+  signal?: AbortSignal,
+): Promise<llm.GenerationCreatedEvent> {
+  const internals = session as unknown as PluginSessionInternals;
+  const previous = internals.pendingGenerationFut;
+  if (previous && !previous.done) {
+    previous.reject(new Error('Superseded by new generate_reply call'));
+  }
+  const fut = new Future<llm.GenerationCreatedEvent>();
+  internals.pendingGenerationFut = fut;
+
+  const settle = (error: Error) => {
+    if (internals.pendingGenerationFut === fut) internals.pendingGenerationFut = undefined;
+    if (!fut.done) fut.reject(error);
+  };
+  const onAbort = () => {
+    if (internals.pendingGenerationFut === fut) void session.interrupt();
+    settle(new Error('generateReply aborted'));
+  };
+  if (signal?.aborted) {
+    onAbort();
+    return fut.await;
+  }
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  if (internals.inUserActivity) {
+    internals.sendClientEvent({ type: 'realtime_input', value: { activityEnd: {} } });
+    internals.inUserActivity = false;
+  }
+  internals.sendClientEvent({ type: 'realtime_input', value: { text } });
+
+  const timer = setTimeout(
+    () =>
+      settle(new llm.RealtimeError('generateReply timed out waiting for generation_created event.')),
+    GENERATION_TIMEOUT_MS,
+  );
+  void fut.await
+    .finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    })
+    .catch(() => undefined);
+  return fut.await;
+}

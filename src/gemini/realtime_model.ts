@@ -1,0 +1,76 @@
+/**
+ * Settings -> the guarded Gemini realtime model. The only place that turns our validated settings
+ * into plugin options, so every option the table checked is the option that is sent.
+ */
+import type { APIConnectOptions } from '@livekit/agents';
+import * as google from '@livekit/agents-plugin-google';
+import { FunctionResponseScheduling, ThinkingLevel, type ThinkingConfig } from '@google/genai';
+import type { Settings } from '../config/settings.ts';
+import { type GuardedRealtimeOptions, GuardedRealtimeModel } from './guarded_realtime.ts';
+
+const THINKING_LEVEL = {
+  minimal: ThinkingLevel.MINIMAL,
+  low: ThinkingLevel.LOW,
+  medium: ThinkingLevel.MEDIUM,
+  high: ThinkingLevel.HIGH,
+} as const;
+
+const SCHEDULING = {
+  interrupt: FunctionResponseScheduling.INTERRUPT,
+  when_idle: FunctionResponseScheduling.WHEN_IDLE,
+  silent: FunctionResponseScheduling.SILENT,
+} as const;
+
+function thinkingConfig(settings: Settings): ThinkingConfig | undefined {
+  const { thinkingLevel, thinkingBudget } = settings.call;
+  if (thinkingLevel) return { thinkingLevel: THINKING_LEVEL[thinkingLevel] };
+  if (thinkingBudget !== undefined) return { thinkingBudget };
+  return undefined;
+}
+
+export interface RealtimeModelOverrides {
+  instructions: string;
+  connOptions?: APIConnectOptions;
+}
+
+export function realtimeOptions(
+  settings: Settings,
+  { instructions, connOptions }: RealtimeModelOverrides,
+): GuardedRealtimeOptions {
+  const { call, google: g, model } = settings;
+  const thinking = thinkingConfig(settings);
+  return {
+    instructions,
+    voice: call.voice,
+    ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
+    ...(call.language ? { language: call.language } : {}),
+    ...(thinking ? { thinkingConfig: thinking } : {}),
+    ...(call.affectiveDialog ? { enableAffectiveDialog: true } : {}),
+    ...(call.proactiveAudio ? { proactivity: true } : {}),
+    ...(model.toolBehavior
+      ? {
+          toolBehavior:
+            model.toolBehavior === 'non_blocking'
+              ? google.realtime.Behavior.NON_BLOCKING
+              : google.realtime.Behavior.BLOCKING,
+        }
+      : {}),
+    ...(model.toolResponseScheduling
+      ? { toolResponseScheduling: SCHEDULING[model.toolResponseScheduling] }
+      : {}),
+    ...(settings.turnDetection === 'livekit'
+      ? { realtimeInputConfig: { automaticActivityDetection: { disabled: true } } }
+      : {}),
+    ...(g.apiKey ? { apiKey: g.apiKey.reveal() } : {}),
+    ...(g.vertexai ? { project: g.project, location: g.location } : {}),
+    ...(g.baseUrl ? { httpOptions: { baseUrl: g.baseUrl } } : {}),
+    ...(connOptions ? { connOptions } : {}),
+  };
+}
+
+export function createRealtimeModel(
+  settings: Settings,
+  overrides: RealtimeModelOverrides,
+): GuardedRealtimeModel {
+  return new GuardedRealtimeModel(settings.capabilities, realtimeOptions(settings, overrides));
+}
