@@ -4,6 +4,7 @@
  * The main process checks the environment once and refuses to start with one line per missing or
  * invalid setting. Each job then applies its dispatch metadata; a bad dispatch ends that job only.
  */
+import './load_env.ts';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -19,10 +20,8 @@ import * as silero from '@livekit/agents-plugin-silero';
 import { resolveInstructions } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
-import { type Settings, loadEnvFiles, loadSettings } from './config/settings.ts';
+import { type Settings, loadSettings } from './config/settings.ts';
 import { createCallSession } from './session.ts';
-
-loadEnvFiles();
 
 /** Settings for one job, or undefined (logged) when its dispatch cannot run. */
 function settingsForJob(ctx: JobContext): { settings: Settings; instructions: string } | undefined {
@@ -31,7 +30,10 @@ function settingsForJob(ctx: JobContext): { settings: Settings; instructions: st
     return { settings, instructions: resolveInstructions(settings) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    log().error({ jobId: ctx.job.id, room: ctx.job.room?.name }, `dispatch refused: ${error.message}`);
+    log().error(
+      { jobId: ctx.job.id, room: ctx.job.room?.name },
+      `dispatch refused: ${error.message}`,
+    );
     return undefined;
   }
 }
@@ -81,7 +83,9 @@ function checkedWorkerSettings(): Settings | undefined {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const lines = error.problems.map((p) => `  - ${p}`).join('\n');
-    process.stderr.write(`Cannot start the worker; fix these settings (.env.local or the environment):\n${lines}\n`);
+    process.stderr.write(
+      `Cannot start the worker; fix these settings (.env.local or the environment):\n${lines}\n`,
+    );
     process.exit(1);
   }
 }
@@ -91,12 +95,21 @@ if (isMainModule()) {
   let agentName: string | undefined;
   if (command && WORKER_COMMANDS.has(command)) {
     const settings = checkedWorkerSettings()!;
+    if (settings.livekit.usingLocalDefaults && command === 'start') {
+      // Production never guesses a server: in a container, localhost is the container itself.
+      process.stderr.write(
+        'Cannot start the worker: LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are required for `start` (use `dev` for a local livekit-server)\n',
+      );
+      process.exit(1);
+    }
     if (settings.livekit.usingLocalDefaults) {
       // No LIVEKIT_URL: talk to `livekit-server --config livekit.yaml` on this machine.
       process.env.LIVEKIT_URL = settings.livekit.url;
       process.env.LIVEKIT_API_KEY = settings.livekit.apiKey.reveal();
       process.env.LIVEKIT_API_SECRET = settings.livekit.apiSecret.reveal();
-      process.stderr.write(`LIVEKIT_URL not set: using the local livekit-server at ${settings.livekit.url} (livekit.yaml)\n`);
+      process.stderr.write(
+        `LIVEKIT_URL not set: using the local livekit-server at ${settings.livekit.url} (livekit.yaml)\n`,
+      );
     }
     agentName = settings.agentName;
     // Automatic dispatch: make sure the framework does not pick a name up from the environment.

@@ -58,7 +58,9 @@ export async function createCallSession(options: CallSessionOptions): Promise<Ca
     ...(options.connOptions ? { connOptions: options.connOptions } : {}),
   });
   const turnParts =
-    settings.turnDetection === 'livekit' ? await livekitTurnDetection(settings, options.vad) : {};
+    settings.turnDetection === 'livekit'
+      ? await livekitTurnDetection(settings, options.vad)
+      : { turnHandling: { turnDetection: 'realtime_llm' as const } };
   const session = new voice.AgentSession({
     llm: model,
     ...turnParts,

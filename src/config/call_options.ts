@@ -47,6 +47,9 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,99}$/;
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
+/** How flags may be written, for error lines. */
+export const BOOLEAN_TEXT = 'true or false (the environment also takes 1/0, yes/no, on/off)';
+
 export const MAX_INSTRUCTIONS_CHARS = 16_000;
 export const MAX_GREETING_CHARS = 2_000;
 
@@ -101,14 +104,14 @@ export const CALL_FIELDS = {
     schema: z.boolean(),
     env: 'GEMINI_AFFECTIVE_DIALOG',
     dispatch: 'gemini_realtime_config.affective_dialog',
-    allowed: 'true or false',
+    allowed: BOOLEAN_TEXT,
     kind: 'boolean',
   },
   proactiveAudio: {
     schema: z.boolean(),
     env: 'GEMINI_PROACTIVE_AUDIO',
     dispatch: 'gemini_realtime_config.proactive_audio',
-    allowed: 'true or false',
+    allowed: BOOLEAN_TEXT,
     kind: 'boolean',
   },
   language: {
@@ -126,7 +129,10 @@ export const CALL_FIELDS = {
     kind: 'string',
   },
   instructions: {
-    schema: z.string().min(1).max(MAX_INSTRUCTIONS_CHARS),
+    schema: z
+      .string()
+      .max(MAX_INSTRUCTIONS_CHARS)
+      .refine((text) => text.trim().length > 0),
     dispatch: 'gemini_realtime_config.instructions',
     allowed: `text of 1 to ${MAX_INSTRUCTIONS_CHARS} characters`,
     kind: 'string',

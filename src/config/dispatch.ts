@@ -15,7 +15,7 @@ import {
   parseField,
 } from './call_options.ts';
 import { ConfigError, showValue } from './errors.ts';
-import { modelProblems } from './model_rules.ts';
+import { dropUnfitDefaults, modelProblems } from './model_rules.ts';
 import { type Settings, resolveCapabilities } from './settings.ts';
 
 export const MAX_METADATA_BYTES = 64 * 1024;
@@ -37,13 +37,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function parseJson(metadata: string): Record<string, unknown> {
   const bytes = Buffer.byteLength(metadata, 'utf8');
   if (bytes > MAX_METADATA_BYTES) {
-    throw new ConfigError(`${PREFIX}: ${bytes} bytes is too large (allowed: up to ${MAX_METADATA_BYTES} bytes)`);
+    throw new ConfigError(
+      `${PREFIX}: ${bytes} bytes is too large (allowed: up to ${MAX_METADATA_BYTES} bytes)`,
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(metadata);
   } catch {
-    throw new ConfigError(`${PREFIX}: ${showValue(metadata)} is not JSON (allowed: a JSON object such as {"gemini_realtime_config":{"voice":"Kore"}})`);
+    throw new ConfigError(
+      `${PREFIX}: ${showValue(metadata)} is not JSON (allowed: a JSON object such as {"gemini_realtime_config":{"voice":"Kore"}})`,
+    );
   }
   if (!isPlainObject(parsed)) {
     throw new ConfigError(`${PREFIX}: ${showValue(parsed)} is not a JSON object`);
@@ -58,12 +62,18 @@ function flatten(json: Record<string, unknown>, problems: string[]): Map<string,
   for (const [key, value] of Object.entries(json)) {
     if (key === 'gemini_realtime_config') {
       if (!isPlainObject(value)) {
-        problems.push(`${PREFIX}: gemini_realtime_config: ${showValue(value)} is not a JSON object`);
+        problems.push(
+          `${PREFIX}: gemini_realtime_config: ${showValue(value)} is not a JSON object`,
+        );
         continue;
       }
       for (const [inner, innerValue] of Object.entries(value)) {
         values.set(`${key}.${inner}`, innerValue);
       }
+    } else if (key.includes('.')) {
+      problems.push(
+        `${PREFIX}: unknown field ${showValue(key)} (write it nested: {"gemini_realtime_config":{"${key.split('.').at(-1)}":...}})`,
+      );
     } else {
       values.set(key, value);
     }
@@ -100,10 +110,16 @@ export function applyDispatchMetadata(base: Settings, metadata: string | undefin
   const capabilities =
     origins.model === undefined
       ? base.capabilities
-      : resolveCapabilities(merged, base.modelRules, problems);
+      : resolveCapabilities(merged, base.modelRules, problems, origins);
+  // The worker's defaults were chosen for its own model: when a dispatch picks another model,
+  // defaults that model cannot take give way instead of refusing the dispatch.
+  const dropped =
+    capabilities && origins.model !== undefined
+      ? dropUnfitDefaults(merged, capabilities, origins)
+      : [];
   if (capabilities) problems.push(...modelProblems(merged, capabilities, origins, base.model));
   if (problems.length > 0 || !capabilities) {
     throw new ConfigError(problems.map((p) => (p.startsWith(PREFIX) ? p : `${PREFIX}: ${p}`)));
   }
-  return { ...base, call: merged, origins, capabilities };
+  return { ...base, call: merged, origins, capabilities, droppedDefaults: dropped };
 }

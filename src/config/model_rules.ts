@@ -3,7 +3,13 @@
  * take becomes one problem line naming the field, the model and the fix. Runs before any
  * connection, for the environment and again for each dispatch.
  */
-import { type CallOptions, type FieldOrigins, fieldName } from './call_options.ts';
+import {
+  type CallField,
+  type CallOptions,
+  type FieldOrigins,
+  fieldName,
+  fieldSpec,
+} from './call_options.ts';
 import { type ModelCapabilities, THINKING_LEVELS } from './models.ts';
 
 export const TOOL_BEHAVIORS = ['blocking', 'non_blocking'] as const;
@@ -24,7 +30,10 @@ export function modelProblems(
   origins: FieldOrigins,
   env: ModelEnvironment,
 ): string[] {
-  const name = (field: Parameters<typeof fieldName>[0]) => fieldName(field, origins);
+  const name = (field: CallField) => fieldName(field, origins);
+  /** The field to suggest instead of `like`, named in the same source (env var or dispatch path). */
+  const instead = (field: CallField, like: CallField) =>
+    origins[like] !== undefined ? (fieldSpec(field).dispatch ?? name(field)) : name(field);
   const model = `${name('model')}=${caps.id}`;
   const problems: string[] = [];
   const levels = THINKING_LEVELS.join('|');
@@ -43,19 +52,25 @@ export function modelProblems(
   if (call.thinkingBudget !== undefined && caps.thinking !== 'budget') {
     problems.push(
       caps.thinking === 'level'
-        ? `${name('thinkingBudget')}: ${model} controls thinking with a level, not a budget; use ${name('thinkingLevel')}=${levels} instead`
+        ? `${name('thinkingBudget')}: ${model} controls thinking with a level, not a budget; use ${instead('thinkingLevel', 'thinkingBudget')}=${levels} instead`
         : `${name('thinkingBudget')}: ${model} has no thinking control; remove it`,
     );
   }
   if (call.thinkingLevel !== undefined && caps.thinking !== 'level') {
     problems.push(
       caps.thinking === 'budget'
-        ? `${name('thinkingLevel')}: ${model} controls thinking with a token budget, not a level; use ${name('thinkingBudget')} (-1 dynamic, 0 off, up to 32768) instead`
+        ? `${name('thinkingLevel')}: ${model} controls thinking with a token budget, not a level; use ${instead('thinkingBudget', 'thinkingLevel')} (-1 dynamic, 0 off, up to 32768) instead`
         : `${name('thinkingLevel')}: ${model} has no thinking control; remove it`,
     );
   }
-  if (caps.thinkingRequired && call.thinkingLevel === undefined && call.thinkingBudget === undefined) {
-    problems.push(`${name('thinkingLevel')}: ${model} requires a thinking level; set it to ${levels}`);
+  if (
+    caps.thinkingRequired &&
+    call.thinkingLevel === undefined &&
+    call.thinkingBudget === undefined
+  ) {
+    problems.push(
+      `${name('thinkingLevel')}: ${model} requires a thinking level; set it to ${levels}`,
+    );
   }
 
   if (call.affectiveDialog && !caps.affectiveDialog) {
@@ -79,4 +94,29 @@ export function modelProblems(
     );
   }
   return problems;
+}
+
+/**
+ * Remove the options that came from the environment (no dispatch origin) and that `caps` cannot
+ * take; returns their names. Used when a dispatch picks a model other than the worker's.
+ */
+export function dropUnfitDefaults(
+  call: CallOptions,
+  caps: ModelCapabilities,
+  origins: FieldOrigins,
+): string[] {
+  const unfit: [keyof CallOptions & keyof FieldOrigins, boolean][] = [
+    ['thinkingBudget', call.thinkingBudget !== undefined && caps.thinking !== 'budget'],
+    ['thinkingLevel', call.thinkingLevel !== undefined && caps.thinking !== 'level'],
+    ['affectiveDialog', call.affectiveDialog && !caps.affectiveDialog],
+    ['proactiveAudio', call.proactiveAudio && !caps.proactiveAudio],
+  ];
+  const dropped: string[] = [];
+  for (const [field, isUnfit] of unfit) {
+    if (!isUnfit || origins[field] !== undefined) continue;
+    dropped.push(fieldName(field, origins));
+    if (field === 'affectiveDialog' || field === 'proactiveAudio') call[field] = false;
+    else delete call[field];
+  }
+  return dropped;
 }

@@ -128,6 +128,13 @@ export const KNOWN_MODEL_IDS: readonly string[] = MODELS.map((m) => m.id);
 /** A model id (or `rules`) that is not in the table. */
 export class UnknownModelError extends Error {
   override name = 'UnknownModelError';
+  /** Which setting is wrong: the model id itself, or GEMINI_MODEL_RULES (its message names it). */
+  readonly setting: 'model' | 'rules';
+
+  constructor(message: string, setting: 'model' | 'rules') {
+    super(message);
+    this.setting = setting;
+  }
 }
 
 /**
@@ -142,6 +149,7 @@ export function modelCapabilities(id: string, rulesOf?: string): ModelCapabiliti
     if (!rules) {
       throw new UnknownModelError(
         `GEMINI_MODEL_RULES: "${rulesOf}" is not a known model (allowed: ${KNOWN_MODEL_IDS.join(', ')})`,
+        'rules',
       );
     }
     return { ...rules, id, verified: false, note: `runs with the rules of ${rules.id}` };
@@ -149,5 +157,6 @@ export function modelCapabilities(id: string, rulesOf?: string): ModelCapabiliti
   throw new UnknownModelError(
     `model "${id}" is not in the capability table (known: ${KNOWN_MODEL_IDS.join(', ')}); ` +
       `to run a newer id, also set GEMINI_MODEL_RULES to the known model whose rules it follows`,
+    'model',
   );
 }

@@ -2,13 +2,17 @@
  * Environment -> one validated, capability-checked Settings object. Used by the worker (once at
  * start, then per dispatch through dispatch.ts) and by the console, so there is one parser.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import {
   CALL_FIELD_NAMES,
   type CallOptions,
   type FieldOrigins,
+  BOOLEAN_TEXT,
   envBoolean,
+  fieldName,
   fieldSpec,
   fromEnvText,
   parseField,
@@ -22,7 +26,12 @@ import {
   type ToolResponseScheduling,
   modelProblems,
 } from './model_rules.ts';
-import { DEFAULT_MODEL, type ModelCapabilities, UnknownModelError, modelCapabilities } from './models.ts';
+import {
+  DEFAULT_MODEL,
+  type ModelCapabilities,
+  UnknownModelError,
+  modelCapabilities,
+} from './models.ts';
 import { Secret } from './secret.ts';
 
 export const TURN_DETECTION_MODES = ['gemini', 'livekit'] as const;
@@ -37,7 +46,8 @@ export const LOCAL_LIVEKIT = {
 } as const;
 
 export const DEFAULT_AGENT_NAME = 'gemini-avatar';
-export const DEFAULT_GREETING = 'Greet the user warmly in one short sentence and ask how you can help.';
+export const DEFAULT_GREETING =
+  'Greet the user warmly in one short sentence and ask how you can help.';
 export const DEFAULT_CONTEXTS_DIR = fileURLToPath(new URL('../../contexts', import.meta.url));
 
 export interface Settings {
@@ -62,19 +72,31 @@ export interface Settings {
   contextsDir: string;
   /** '' means automatic dispatch (every new room). */
   agentName: string;
+  /** Worker defaults a dispatch's model could not take, so they were left out (for a log line). */
+  droppedDefaults?: string[];
 }
 
 export type Env = Record<string, string | undefined>;
 
 /**
- * Load `.env.local` and `.env` from `dir` into process.env. `.env.local` wins over `.env`, and
- * both win over the shell, as documented in the README. Returns the files that were read.
+ * Load `.env` and then `.env.local` from `dir` into process.env: `.env.local` wins over `.env`,
+ * and both win over the shell, as documented in the README. Empty lines (`KEY=`) are skipped, so a
+ * blank template line never erases a value the shell or `lk agent dev` provided.
+ * Returns the files that were read.
  */
 export function loadEnvFiles(dir = process.cwd()): string[] {
   const read: string[] = [];
   for (const file of ['.env', '.env.local']) {
-    const result = dotenv.config({ path: `${dir}/${file}`, override: true, quiet: true });
-    if (!result.error) read.push(file);
+    let parsed: Record<string, string>;
+    try {
+      parsed = dotenv.parse(readFileSync(path.join(dir, file)));
+    } catch {
+      continue;
+    }
+    read.push(file);
+    for (const [key, value] of Object.entries(parsed)) {
+      if (value.trim() !== '') process.env[key] = value;
+    }
   }
   return read;
 }
@@ -100,10 +122,11 @@ function oneOf<T extends string>(
   allowed: readonly T[],
   problems: string[],
 ): T | undefined {
-  const value = text(env, name)?.toLowerCase();
-  if (value === undefined) return undefined;
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const value = raw.toLowerCase();
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  problems.push(`${name}: ${showValue(value)} is not valid (allowed: ${allowed.join(', ')})`);
+  problems.push(`${name}: ${showValue(raw)} is not valid (allowed: ${allowed.join(', ')})`);
   return undefined;
 }
 
@@ -124,17 +147,20 @@ function callOptionsFromEnv(env: Env, problems: string[]): CallOptions {
   return call as unknown as CallOptions;
 }
 
-/** The table row for the options' model, or a problem line. */
+/** The table row for the options' model, or a problem line naming the field as `origins` say. */
 export function resolveCapabilities(
   call: CallOptions,
   modelRules: string | undefined,
   problems: string[],
+  origins: FieldOrigins = {},
 ): ModelCapabilities | undefined {
   try {
     return modelCapabilities(call.model, modelRules);
   } catch (error) {
     if (!(error instanceof UnknownModelError)) throw error;
-    problems.push(`GEMINI_MODEL: ${error.message}`);
+    // A GEMINI_MODEL_RULES error already starts with its own name.
+    const name = error.setting === 'rules' ? undefined : fieldName('model', origins);
+    problems.push(name ? `${name}: ${error.message}` : error.message);
     return undefined;
   }
 }
@@ -152,10 +178,14 @@ function livekitFromEnv(env: Env, problems: string[]): Settings['livekit'] {
     };
   }
   if (!/^(wss?|https?):\/\//.test(url)) {
-    problems.push(`LIVEKIT_URL: ${showValue(url)} is not valid (allowed: a ws://, wss://, http:// or https:// URL)`);
+    problems.push(
+      `LIVEKIT_URL: ${showValue(url)} is not valid (allowed: a ws://, wss://, http:// or https:// URL)`,
+    );
   }
   const local = /^(wss?|https?):\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/|$)/.test(url);
-  const missing = [!apiKey && 'LIVEKIT_API_KEY', !apiSecret && 'LIVEKIT_API_SECRET'].filter(Boolean);
+  const missing = [!apiKey && 'LIVEKIT_API_KEY', !apiSecret && 'LIVEKIT_API_SECRET'].filter(
+    Boolean,
+  );
   if (missing.length > 0 && !local) {
     problems.push(
       `${missing.join(' and ')} missing for LIVEKIT_URL=${url}: run \`lk app env -w -d .env.local\` or copy them from your LiveKit Cloud project settings`,
@@ -170,7 +200,13 @@ function livekitFromEnv(env: Env, problems: string[]): Settings['livekit'] {
 }
 
 function googleFromEnv(env: Env, problems: string[]): Settings['google'] {
-  const vertexai = envBoolean(env.GOOGLE_GENAI_USE_VERTEXAI ?? '') === true;
+  const vertexFlag = text(env, 'GOOGLE_GENAI_USE_VERTEXAI');
+  const vertexai = vertexFlag !== undefined && envBoolean(vertexFlag) === true;
+  if (vertexFlag !== undefined && envBoolean(vertexFlag) === undefined) {
+    problems.push(
+      `GOOGLE_GENAI_USE_VERTEXAI: ${showValue(vertexFlag)} is not valid (allowed: ${BOOLEAN_TEXT})`,
+    );
+  }
   const key = text(env, 'GOOGLE_API_KEY') ?? text(env, 'GEMINI_API_KEY');
   const project = text(env, 'GOOGLE_CLOUD_PROJECT');
   const location = text(env, 'GOOGLE_CLOUD_LOCATION') ?? 'us-central1';
@@ -216,8 +252,7 @@ export function loadSettings(env: Env = process.env): Settings {
   );
   if (scheduling) model.toolResponseScheduling = scheduling;
 
-  const turnDetection =
-    oneOf(env, 'TURN_DETECTION', TURN_DETECTION_MODES, problems) ?? 'gemini';
+  const turnDetection = oneOf(env, 'TURN_DETECTION', TURN_DETECTION_MODES, problems) ?? 'gemini';
   const deepgram = text(env, 'DEEPGRAM_API_KEY');
   if (turnDetection === 'livekit' && !deepgram) {
     problems.push(
@@ -240,7 +275,8 @@ export function loadSettings(env: Env = process.env): Settings {
     turnDetection,
     ...(deepgram ? { deepgramApiKey: new Secret(deepgram) } : {}),
     contextsDir: text(env, 'CONTEXTS_DIR') ?? DEFAULT_CONTEXTS_DIR,
-    agentName: dispatch === 'automatic' ? '' : (text(env, 'LIVEKIT_AGENT_NAME') ?? DEFAULT_AGENT_NAME),
+    agentName:
+      dispatch === 'automatic' ? '' : (text(env, 'LIVEKIT_AGENT_NAME') ?? DEFAULT_AGENT_NAME),
   };
 }
 

@@ -4,7 +4,7 @@
  * The 1.9.0 plugin sends the same calls to every model. On models whose row says
  * `midSessionClientContent: false` (3.x), client content after the first model turn closes the
  * socket with 1007 and ends the call, and a bare `generateReply()` sends an empty turn list the
- * SDK cannot encode. This subclass keeps those calls working:
+ * SDK cannot encode. The guarded model and its sessions keep those calls working:
  *
  * - the framework is told the truth (no mid-session instruction/context updates), so it stops
  *   re-sending context on handoffs, and the plugin keeps new instructions for the next connect;
@@ -32,9 +32,14 @@ export interface GuardedRealtimeOptions extends PluginOptions {
 }
 
 interface PluginSessionInternals {
+  activeSession?: object;
+  options: { instructions?: string };
   pendingGenerationFut?: Future<llm.GenerationCreatedEvent>;
   inUserActivity: boolean;
-  sendClientEvent(event: { type: 'realtime_input'; value: { text?: string; activityEnd?: object } }): void;
+  sendClientEvent(event: {
+    type: 'realtime_input';
+    value: { text?: string; activityEnd?: object };
+  }): void;
 }
 
 export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
@@ -81,10 +86,13 @@ export function guardSession(session: PluginSession, row: ModelCapabilities): Pl
   const pendingUserText: string[] = [];
 
   session.updateInstructions = async (instructions) => {
-    logger.warn(
-      { model: row.id },
-      'this model cannot change instructions mid-session; they apply from the next connection',
-    );
+    const internals = session as unknown as PluginSessionInternals;
+    if (internals.activeSession && internals.options.instructions !== instructions) {
+      logger.warn(
+        { model: row.id },
+        'this model cannot change instructions mid-session; they apply from the next connection',
+      );
+    }
     return original.updateInstructions(instructions);
   };
 
@@ -152,7 +160,9 @@ function replyToRealtimeText(
 
   const timer = setTimeout(
     () =>
-      settle(new llm.RealtimeError('generateReply timed out waiting for generation_created event.')),
+      settle(
+        new llm.RealtimeError('generateReply timed out waiting for generation_created event.'),
+      ),
     GENERATION_TIMEOUT_MS,
   );
   void fut.await

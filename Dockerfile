@@ -1,0 +1,66 @@
+# syntax=docker/dockerfile:1
+# Worker image, for `docker build` and for `lk agent deploy` (LiveKit Cloud builds this file).
+# Modelled on livekit-examples/agent-starter-node, with npm and its committed package-lock.json.
+#
+#   docker build -t gemini-avatar-worker .
+#   docker run --rm --env-file worker.env gemini-avatar-worker
+#
+# Settings come from the environment at run time (.env.example lists them); no .env file is
+# copied into the image. Docker's --env-file keeps quotes as part of the value, so give it plain
+# KEY=value lines (the .env.local that `lk app env` writes quotes its values).
+# Inside a container `localhost` is the container itself, so the worker's no-LIVEKIT_URL fallback
+# (ws://localhost:7880) does not reach a livekit-server on the host. Set
+# LIVEKIT_URL=ws://host.docker.internal:7880 plus LIVEKIT_API_KEY and LIVEKIT_API_SECRET from
+# livekit.yaml (on Linux also pass --add-host=host.docker.internal:host-gateway), or use
+# --network host on Linux.
+
+# Node 22 or 24 (the worker needs >= 20.19); override with --build-arg NODE_VERSION=22.
+ARG NODE_VERSION=24
+FROM node:${NODE_VERSION}-slim AS base
+
+# The LiveKit native core (Rust) reads the system trust store, which the slim image lacks.
+RUN apt-get update -qq \
+  && apt-get install --no-install-recommends -y ca-certificates \
+  && rm -rf /var/lib/apt/lists/*
+
+# --- Install dependencies ------------------------------------------------------------------------
+FROM base AS build
+WORKDIR /app
+
+# Dependency files first, so this layer is reused across code-only changes. .npmrc carries
+# onnxruntime-node-install=skip: onnxruntime-node's postinstall would otherwise download optional
+# GPU binaries; the CPU ones it needs ship in the package. The env var says the same for npm
+# versions that stop passing unknown .npmrc keys to install scripts.
+COPY package.json package-lock.json .npmrc ./
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+# Runtime dependencies only: tsx (which runs the TypeScript sources) is one of them.
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# No `download-files` step: the end-of-turn model (TURN_DETECTION=livekit) is the LiveKit
+# inference turn detector, whose weights ship inside the @livekit/local-inference npm package,
+# and the Silero VAD model ships inside @livekit/agents-plugin-silero.
+
+COPY . .
+
+# --- Runtime image -------------------------------------------------------------------------------
+FROM base
+
+# Unprivileged user (https://docs.docker.com/build/building/best-practices/#user).
+ARG UID=10001
+RUN useradd --uid "${UID}" --home-dir /app --create-home --shell /usr/sbin/nologin appuser
+
+WORKDIR /app
+# One COPY with --chown: no recursive chown layer over node_modules.
+COPY --from=build --chown=appuser:appuser /app /app
+USER appuser
+
+ENV NODE_ENV=production \
+  NPM_CONFIG_UPDATE_NOTIFIER=false
+
+# The worker's health endpoint (http://0.0.0.0:8081/) in production mode.
+EXPOSE 8081
+
+# What `npm start` runs, without npm in between: node is PID 1's only child process, so SIGTERM
+# reaches the worker directly and it drains its running calls before exiting. Registers with
+# LIVEKIT_URL and waits for jobs.
+CMD ["node", "--import", "tsx", "src/agent.ts", "start"]

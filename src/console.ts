@@ -1,0 +1,207 @@
+/**
+ * The offline console: try the agent with no LiveKit server.
+ *
+ *   npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>]
+ *                      [--metadata <json>|@<file>] [--no-greeting] [--timeout <s>]
+ *
+ * Reads the same environment as the worker (GOOGLE_GEMINI_BASE_URL included) and builds the call
+ * with the same session builder. The greeting plays first; then the input WAV is the user's
+ * microphone in real time, every sample of it reaching the model, then silence as a live
+ * microphone would send, until the agent has answered and is listening again.
+ *
+ * Exit codes: 0 done, 1 bad settings or metadata, 2 bad arguments, 3 timed out, 4 call failed.
+ */
+import './load_env.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { initializeLogger, voice } from '@livekit/agents';
+import { resolveInstructions } from './config/contexts.ts';
+import { applyDispatchMetadata } from './config/dispatch.ts';
+import { ConfigError } from './config/errors.ts';
+import { loadSettings } from './config/settings.ts';
+import { type WavAudio, WavWriter, readWav, resampleTo, toMono } from './audio/wav.ts';
+import { type CallEvent, errorMessage } from './console/call_events.ts';
+import { MIC_RATE, OfflineCall, SPEAKER_RATE } from './console/offline_call.ts';
+import { createCallSession } from './session.ts';
+
+const USAGE =
+  'usage: npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>] ' +
+  '[--metadata <json>|@<file>] [--no-greeting] [--timeout <s>]';
+
+export const EXIT = { ok: 0, config: 1, usage: 2, timeout: 3, failed: 4 } as const;
+
+class UsageError extends Error {}
+
+interface ConsoleArgs {
+  input: string;
+  output?: string;
+  transcript?: string;
+  metadata?: string;
+  greeting: boolean;
+  timeoutS?: number;
+  settleMs: number;
+}
+
+function parseConsoleArgs(argv: string[]): ConsoleArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        input: { type: 'string' },
+        output: { type: 'string' },
+        transcript: { type: 'string' },
+        metadata: { type: 'string' },
+        'no-greeting': { type: 'boolean', default: false },
+        timeout: { type: 'string' },
+        settle: { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) throw new UsageError('');
+  if (!values.input) throw new UsageError('--input is required');
+  const timeoutS = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeoutS !== undefined && !(timeoutS > 0)) {
+    throw new UsageError(`--timeout: "${values.timeout}" is not valid (allowed: seconds > 0)`);
+  }
+  const settleMs = values.settle === undefined ? 2500 : Number(values.settle);
+  if (!(settleMs >= 0))
+    throw new UsageError(`--settle: "${values.settle}" is not valid (allowed: ms >= 0)`);
+  return {
+    input: values.input,
+    ...(values.output ? { output: values.output } : {}),
+    ...(values.transcript ? { transcript: values.transcript } : {}),
+    ...(values.metadata ? { metadata: values.metadata } : {}),
+    greeting: !values['no-greeting'],
+    ...(timeoutS ? { timeoutS } : {}),
+    settleMs,
+  };
+}
+
+/** `--metadata` is JSON text, or `@path` to a file holding it. */
+function readMetadata(arg: string | undefined): string | undefined {
+  if (!arg?.startsWith('@')) return arg;
+  try {
+    return readFileSync(arg.slice(1), 'utf8');
+  } catch (error) {
+    throw new UsageError(`--metadata: cannot read ${arg.slice(1)}: ${(error as Error).message}`);
+  }
+}
+
+function readInput(path: string): WavAudio {
+  try {
+    return resampleTo(toMono(readWav(path)), MIC_RATE);
+  } catch (error) {
+    throw new UsageError(`--input: ${(error as Error).message}`);
+  }
+}
+
+/** One status line on stderr, rewritten in place, only when stderr is a terminal. */
+function progress(line: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}`);
+}
+
+function describe(event: CallEvent): string | undefined {
+  switch (event.type) {
+    case 'agent_state':
+      return `agent ${event.state}`;
+    case 'user_transcript':
+      return event.final ? `user: ${event.text}` : undefined;
+    case 'message':
+      return event.role === 'assistant' ? `agent: ${event.text}` : undefined;
+    case 'tool_call':
+      return `tool ${event.name}`;
+    default:
+      return undefined;
+  }
+}
+
+export async function runConsole(argv: string[]): Promise<number> {
+  const args = parseConsoleArgs(argv);
+  const speech = readInput(args.input);
+  const settings = applyDispatchMetadata(loadSettings(), readMetadata(args.metadata));
+  const instructions = resolveInstructions(settings);
+
+  const writer = args.output ? new WavWriter(args.output, SPEAKER_RATE, 1) : undefined;
+  const call = await createCallSession({ settings, instructions, echoFree: true });
+  const offline = await OfflineCall.start(call, {
+    onAgentAudio: (samples) => writer?.write(samples),
+  });
+  const inputMs = (speech.samples.length / MIC_RATE) * 1000;
+  const deadline = Date.now() + (args.timeoutS ?? inputMs / 1000 + 60) * 1000;
+  let status = 'starting';
+  offline.events.onEvent((event) => {
+    status = describe(event) ?? status;
+    progress(`[${(event.t_ms / 1000).toFixed(1)}s] ${status}`.slice(0, 120));
+  });
+  let failure: string | undefined;
+  call.session.on(voice.AgentSessionEventTypes.Close, (ev) => {
+    if (ev.error) failure = `the call ended: ${errorMessage(ev.error)}`;
+  });
+
+  let answered = false;
+  try {
+    if (args.greeting) await Promise.race([call.greet(), untilDeadline(deadline)]);
+    const since = offline.events.events.length;
+    offline.events.add('input', { state: 'started', duration_ms: Math.round(inputMs) });
+    await offline.say(speech.samples);
+    offline.events.add('input', { state: 'finished' });
+    answered = await offline.untilAnswered({ deadline, since, settleMs: args.settleMs });
+  } finally {
+    offline.events.add('usage', { ...call.usage.summary() });
+    await offline.close();
+    await writer?.close();
+    if (args.transcript) {
+      writeFileSync(
+        args.transcript,
+        offline.events.events.map((e) => JSON.stringify(e)).join('\n') + '\n',
+      );
+    }
+    progress('');
+  }
+  if (failure) {
+    process.stderr.write(`console: ${failure}\n`);
+    return EXIT.failed;
+  }
+  if (!answered) {
+    process.stderr.write(
+      `console: timed out: the agent had not answered and gone back to listening\n`,
+    );
+    return EXIT.timeout;
+  }
+  return EXIT.ok;
+}
+
+function untilDeadline(deadline: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref());
+}
+
+async function main(): Promise<void> {
+  initializeLogger({
+    pretty: process.stdout.isTTY === true,
+    level: process.env.LOG_LEVEL ?? 'warn',
+  });
+  let code: number;
+  try {
+    code = await runConsole(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`console: ${error.message}\n`);
+      code = EXIT.config;
+    } else if (error instanceof UsageError) {
+      process.stderr.write(error.message ? `console: ${error.message}\n${USAGE}\n` : `${USAGE}\n`);
+      code = EXIT.usage;
+    } else {
+      process.stderr.write(`console: ${(error as Error).message}\n`);
+      code = EXIT.failed;
+    }
+  }
+  // The framework keeps sockets and inference runners alive; the call is over.
+  process.exit(code);
+}
+
+void main();

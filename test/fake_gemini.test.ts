@@ -1,0 +1,493 @@
+import { Behavior, GoogleGenAI } from '@google/genai';
+import type { LiveConnectConfig, LiveServerMessage, Session } from '@google/genai';
+import { initializeLogger } from '@livekit/agents';
+import * as google from '@livekit/agents-plugin-google';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import {
+  FakeGeminiServer,
+  INVALID_ARGUMENT,
+  OUTPUT_SAMPLE_RATE,
+  messageKind,
+  replyPcm16,
+  silencePcm16,
+  tonePcm16,
+} from './support/fake_gemini.ts';
+import type { FakeGeminiOptions, FakeTurn } from './support/fake_gemini.ts';
+
+const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
+const M31 = 'gemini-3.1-flash-live-preview';
+const TRANSCRIBED: LiveConnectConfig = {
+  inputAudioTranscription: {},
+  outputAudioTranscription: {},
+};
+
+let fake: FakeGeminiServer;
+afterEach(async () => {
+  await fake?.close();
+});
+
+async function startFake(options: FakeGeminiOptions = {}): Promise<FakeGeminiServer> {
+  fake = await FakeGeminiServer.start({ paceFactor: Infinity, ...options });
+  return fake;
+}
+
+interface ClientOptions {
+  apiVersion?: string;
+  apiKey?: string;
+  /** Extra raw setup fields the SDK cannot send (it drops historyConfig). */
+  setupExtra?: Record<string, unknown>;
+}
+interface RawSocket {
+  connect(): void;
+  send(message: string): void;
+  close(): void;
+}
+interface SocketFactory {
+  create(url: string, headers: Record<string, string>, callbacks: unknown): RawSocket;
+}
+
+/** Patch the first (setup) frame, like agents-js 1.8.x's live_setup.ts did for historyConfig. */
+function injectSetup(ai: GoogleGenAI, extra: Record<string, unknown>): void {
+  const live = ai.live as unknown as { webSocketFactory: SocketFactory };
+  const inner = live.webSocketFactory;
+  live.webSocketFactory = {
+    create(url, headers, callbacks) {
+      const sock = inner.create(url, headers, callbacks);
+      let first = true;
+      const send = (m: string): void => {
+        const msg = first ? JSON.parse(m) : undefined;
+        if (msg) Object.assign(msg.setup, extra);
+        first = false;
+        sock.send(msg ? JSON.stringify(msg) : m);
+      };
+      return { connect: () => sock.connect(), close: () => sock.close(), send };
+    },
+  };
+}
+
+/** A real @google/genai live client pointed at the fake; collects messages and the close event. */
+function openClient(model: string, config: LiveConnectConfig = {}, opts: ClientOptions = {}) {
+  const ai = new GoogleGenAI({
+    apiKey: opts.apiKey ?? 'test-key',
+    httpOptions: { baseUrl: fake.baseUrl, ...(opts.apiVersion && { apiVersion: opts.apiVersion }) },
+  });
+  if (opts.setupExtra) injectSetup(ai, opts.setupExtra);
+  const messages: LiveServerMessage[] = [];
+  let closeEvent: { code: number; reason: string } | undefined;
+  const onClose = (e: { code: number; reason: string }): void => void (closeEvent = e);
+  const closed = fake
+    .waitFor(() => closeEvent !== undefined, 3000, 'client sees the socket close')
+    .then(() => closeEvent as { code: number; reason: string });
+  closed.catch(() => undefined); // tests that never await it must not see an unhandled rejection
+  // Note: the SDK's connect() never settles if the server closes before setupComplete.
+  const session = ai.live.connect({
+    model,
+    config,
+    callbacks: { onmessage: (m) => messages.push(m), onclose: (e) => onClose(e) },
+  });
+  const until = (pred: (m: LiveServerMessage) => boolean, what: string) =>
+    fake.waitFor(() => messages.some(pred), 3000, what);
+  return { session, messages, closed, until };
+}
+
+async function expectClose(model: string, config: LiveConnectConfig, opts: ClientOptions = {}) {
+  const client = openClient(model, config, opts);
+  const { code, reason } = await client.closed;
+  return { code, reason, setupCompleted: fake.sent.some((e) => 'setupComplete' in e.msg) };
+}
+
+/** 16 kHz s16le chunks of 50 ms, as the plugin sends them. */
+function* chunks50ms(pcm: Int16Array): Generator<string> {
+  for (let i = 0; i < pcm.length; i += 800) {
+    const part = pcm.subarray(i, i + 800);
+    yield Buffer.from(part.buffer, part.byteOffset, part.byteLength).toString('base64');
+  }
+}
+
+function sendPcm(session: Session, pcm: Int16Array, mimeType = 'audio/pcm'): void {
+  for (const data of chunks50ms(pcm)) session.sendRealtimeInput({ audio: { data, mimeType } });
+}
+
+const audioParts = (ms: LiveServerMessage[]) => ms.filter((m) => m.serverContent?.modelTurn);
+const audioBytes = (ms: LiveServerMessage[]) =>
+  audioParts(ms).reduce((n, m) => n + Buffer.from(m.data ?? '', 'base64').length, 0);
+const transcript = (ms: LiveServerMessage[]) =>
+  ms.map((m) => m.serverContent?.outputTranscription?.text ?? '').join('');
+
+describe('FakeGeminiServer via @google/genai', () => {
+  it('completes setup and answers a realtime text turn with audio, transcript and usage', async () => {
+    await startFake({ respond: (t) => ({ text: `Echo ${t.text}`, audioMs: 200 }) });
+    const c = openClient(M31, { ...TRANSCRIBED, sessionResumption: {} });
+    const session = await c.session;
+    expect(fake.connections[0]?.path).toBe(
+      '//ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=test-key',
+    );
+    expect(fake.connections[0]?.model).toBe(M31);
+    session.sendRealtimeInput({ text: 'ping pong' });
+    await c.until((m) => !!m.sessionResumptionUpdate, 'resumption update');
+    expect(fake.connections[0]?.turns.map((t) => [t.source, t.text])).toEqual([
+      ['realtime_text', 'ping pong'],
+    ]);
+    expect(transcript(c.messages)).toBe('Echo ping pong');
+    expect(audioBytes(c.messages)).toBe(200 * 24 * 2);
+    const first = Buffer.from(audioParts(c.messages)[0]?.data ?? '', 'base64');
+    expect(first.equals(Buffer.from(replyPcm16(0, 40 * 24).buffer))).toBe(true);
+    const kinds = fake.sent.map((e) => messageKind(e.msg));
+    expect(kinds[0]).toBe('setupComplete');
+    expect(kinds.slice(-3)).toEqual([
+      'serverContent.generationComplete',
+      'serverContent.turnComplete',
+      'sessionResumptionUpdate.newHandle',
+    ]);
+    const done = c.messages.find((m) => m.serverContent?.turnComplete);
+    expect(done?.usageMetadata).toEqual({
+      promptTokenCount: 3,
+      responseTokenCount: 5,
+      totalTokenCount: 8,
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: 3 }],
+      responseTokensDetails: [{ modality: 'AUDIO', tokenCount: 5 }],
+    });
+    expect(c.messages.at(-1)?.sessionResumptionUpdate).toEqual({
+      newHandle: 'handle-0-1',
+      resumable: true,
+    });
+    session.close();
+  });
+
+  const nonBlockingTool = {
+    tools: [{ functionDeclarations: [{ name: 'lookup', behavior: Behavior.NON_BLOCKING }] }],
+  };
+  it.each([
+    ['thinkingBudget', { thinkingConfig: { thinkingBudget: 0 } }, undefined],
+    ['affective dialog', { enableAffectiveDialog: true }, 'v1alpha'],
+    ['proactivity', { proactivity: { proactiveAudio: true } }, 'v1alpha'],
+    ['a NON_BLOCKING tool', nonBlockingTool, undefined],
+  ] as const)('3.1 closes with 1007 on %s, 2.5 accepts it', async (_name, config, apiVersion) => {
+    await startFake();
+    const rejected = await expectClose(M31, config as LiveConnectConfig, { apiVersion });
+    expect(rejected).toMatchObject({ code: 1007, setupCompleted: false });
+    const ok = openClient(M25, config as LiveConnectConfig, { apiVersion });
+    await ok.session;
+    expect(fake.connections[1]?.closedBy).toBeUndefined();
+  });
+
+  it('2.5 on v1beta treats affective dialog and proactivity as unknown fields (1007)', async () => {
+    await startFake();
+    const a = await expectClose(M25, { enableAffectiveDialog: true });
+    expect(a.code).toBe(1007);
+    expect(a.reason).toContain('Unknown name "enableAffectiveDialog"');
+    const p = await expectClose(M25, { proactivity: { proactiveAudio: true } });
+    expect(p.reason).toContain('Unknown name "proactivity"');
+  });
+
+  it('validates thinking config per model', async () => {
+    await startFake();
+    expect(
+      (await expectClose(M25, { thinkingConfig: { thinkingLevel: 'LOW' } as never })).code,
+    ).toBe(1007);
+    expect(
+      (await expectClose(M31, { thinkingConfig: { thinkingLevel: 'ULTRA' } as never })).code,
+    ).toBe(1007);
+    await openClient(M31, { thinkingConfig: { thinkingLevel: 'MINIMAL' } as never }).session;
+    await openClient(M25, { thinkingConfig: { thinkingBudget: 1024, includeThoughts: true } })
+      .session;
+    expect(fake.connections.map((c) => c.closedBy)).toEqual([
+      'server',
+      'server',
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it('3.1 rejects clientContent mid-session without historyConfig; 2.5 answers it', async () => {
+    await startFake();
+    const c31 = openClient(M31);
+    (await c31.session).sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: 'hi' }] }],
+      turnComplete: false,
+    });
+    expect(await c31.closed).toEqual(
+      expect.objectContaining({ code: 1007, reason: INVALID_ARGUMENT }),
+    );
+    const c25 = openClient(M25);
+    (await c25.session).sendClientContent({
+      turns: [
+        { role: 'model', parts: [{ text: 'Say hi' }] },
+        { role: 'user', parts: [{ text: '.' }] },
+      ],
+    });
+    await c25.until((m) => !!m.serverContent?.turnComplete, 'turnComplete');
+    expect(fake.connections[1]?.turns.map((t) => [t.source, t.text])).toEqual([
+      ['client_content', '.'],
+    ]);
+  });
+
+  it('3.1 accepts clientContent only as initial history (historyConfig, before any model turn)', async () => {
+    await startFake({ respond: () => ({ text: 'ok', audioMs: 80 }) });
+    const setupExtra = { historyConfig: { initialHistoryInClientContent: true } };
+    const c = openClient(M31, {}, { setupExtra });
+    const session = await c.session;
+    expect(fake.connections[0]?.setup.historyConfig).toEqual({
+      initialHistoryInClientContent: true,
+    });
+    session.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: 'earlier' }] }],
+      turnComplete: false,
+    });
+    session.sendRealtimeInput({ text: 'now' });
+    await c.until((m) => !!m.serverContent?.turnComplete, 'first reply');
+    session.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: 'late' }] }],
+      turnComplete: false,
+    });
+    expect((await c.closed).code).toBe(1007);
+    expect(fake.connections[0]?.history).toHaveLength(1); // only accepted history is kept
+    expect(fake.connections[0]?.turns.map((t) => t.text)).toEqual(['now']);
+  });
+
+  it('3.1 answers initial history sent with turnComplete true, then rejects more clientContent', async () => {
+    await startFake({ respond: () => ({ text: 'ok', audioMs: 40 }) });
+    const setupExtra = { historyConfig: { initialHistoryInClientContent: true } };
+    const c = openClient(M31, {}, { setupExtra });
+    const session = await c.session;
+    session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'seeded' }] }] }); // SDK default: turnComplete true
+    await c.until((m) => !!m.serverContent?.turnComplete, 'reply to history');
+    expect(fake.connections[0]?.turns.map((t) => [t.source, t.text])).toEqual([
+      ['client_content', 'seeded'],
+    ]);
+    session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'again' }] }] });
+    expect(await c.closed).toMatchObject({ code: 1007, reason: INVALID_ARGUMENT });
+  });
+
+  it('closes with 1011 when respond() throws', async () => {
+    await startFake({
+      respond: () => {
+        throw new Error('boom');
+      },
+    });
+    const c = openClient(M25);
+    (await c.session).sendRealtimeInput({ text: 'hi' });
+    expect((await c.closed).code).toBe(1011);
+    expect(String(fake.errors[0])).toContain('boom');
+  });
+
+  it('closes with 1008 for an unknown model and for a wrong API key', async () => {
+    await startFake({ apiKey: 'right' });
+    const bad = await expectClose('gemini-9-imaginary', {}, { apiKey: 'right' });
+    expect(bad.code).toBe(1008);
+    expect(bad.reason).toBe(
+      'models/gemini-9-imaginary is not found for API version v1beta, or is not supported for bidiGenerateContent.',
+    );
+    const key = await expectClose(M25, {}, { apiKey: 'wrong' });
+    expect(key).toMatchObject({ code: 1008, reason: expect.stringContaining('API key not valid') });
+  });
+
+  it('answers a client close without status code with 1000', async () => {
+    await startFake();
+    const c = openClient(M25);
+    (await c.session).close();
+    expect((await c.closed).code).toBe(1000);
+    await fake.waitFor((f) => f.connections[0]?.closedBy === 'client', 2000, 'client close');
+    expect(fake.connections[0]?.closeCode).toBe(1005);
+  });
+
+  it('rejects malformed JSON and unknown message fields with 1007', async () => {
+    await startFake();
+    const c1 = openClient(M25);
+    (await c1.session).conn.send('{not json');
+    expect((await c1.closed).code).toBe(1007);
+    const c2 = openClient(M25);
+    (await c2.session).conn.send(JSON.stringify({ bogus: {} }));
+    expect(await c2.closed).toMatchObject({
+      code: 1007,
+      reason: expect.stringContaining('"bogus"'),
+    });
+  });
+
+  it('detects a spoken turn by energy, transcribes it and replies', async () => {
+    await startFake({ transcribe: ({ turnIndex, speechMs }) => `turn ${turnIndex} ${speechMs}ms` });
+    const c = openClient(M25, TRANSCRIBED);
+    const session = await c.session;
+    sendPcm(session, new Int16Array([...tonePcm16(400), ...silencePcm16(400)]));
+    await fake.waitFor((f) => f.received.length >= 17, 2000, 'audio received');
+    expect(fake.connections[0]?.turns).toHaveLength(0); // 400 ms of silence is not an end of turn yet
+    sendPcm(session, silencePcm16(200), 'audio/pcm;rate=16000');
+    await c.until((m) => !!m.serverContent?.turnComplete, 'reply');
+    const heard = c.messages.find((m) => m.serverContent?.inputTranscription);
+    expect(heard?.serverContent?.inputTranscription?.text).toBe('turn 0 400ms');
+    expect(transcript(c.messages)).toBe('You said: turn 0 400ms.');
+    expect(audioBytes(c.messages)).toBeGreaterThan(0);
+    const usage = c.messages.find((m) => m.usageMetadata)?.usageMetadata;
+    expect(usage?.promptTokensDetails).toEqual([{ modality: 'AUDIO', tokenCount: 10 }]);
+  });
+
+  it('uses activityStart/activityEnd when automatic activity detection is disabled', async () => {
+    await startFake();
+    const c = openClient(M25, {
+      ...TRANSCRIBED,
+      realtimeInputConfig: { automaticActivityDetection: { disabled: true } },
+    });
+    const session = await c.session;
+    sendPcm(session, new Int16Array([...tonePcm16(300), ...silencePcm16(800)])); // ignored: no activity
+    session.sendRealtimeInput({ activityStart: {} });
+    sendPcm(session, silencePcm16(250)); // the client decides; energy does not matter
+    session.sendRealtimeInput({ activityEnd: {} });
+    await c.until((m) => !!m.serverContent?.turnComplete, 'reply');
+    expect(fake.connections[0]?.turns.map((t) => [t.source, t.speechMs])).toEqual([['audio', 250]]);
+  });
+
+  it('round-trips a tool call', async () => {
+    const turns: FakeTurn[] = [];
+    await startFake({
+      respond: (t) => {
+        turns.push(t);
+        return t.source === 'tool_response'
+          ? {
+              text: `It is ${(t.toolResponse?.response as { output: string }).output}.`,
+              audioMs: 80,
+            }
+          : { toolCall: { name: 'get_weather', args: { city: 'Oslo' } } };
+      },
+    });
+    const c = openClient(M25, {
+      ...TRANSCRIBED,
+      tools: [{ functionDeclarations: [{ name: 'get_weather' }] }],
+    });
+    const session = await c.session;
+    session.sendRealtimeInput({ text: 'weather?' });
+    await c.until((m) => !!m.toolCall, 'toolCall');
+    const call = c.messages.find((m) => m.toolCall)?.toolCall?.functionCalls?.[0];
+    expect(call).toEqual({ id: 'call-1', name: 'get_weather', args: { city: 'Oslo' } });
+    expect(c.messages.some((m) => m.serverContent?.turnComplete)).toBe(false);
+    session.sendToolResponse({
+      functionResponses: [{ id: 'call-1', name: 'get_weather', response: { output: 'sunny' } }],
+    });
+    await c.until((m) => !!m.serverContent?.turnComplete, 'reply after tool');
+    expect(turns[1]).toMatchObject({
+      source: 'tool_response',
+      text: 'weather?',
+      toolResponse: { id: 'call-1', name: 'get_weather', response: { output: 'sunny' } },
+    });
+    expect(transcript(c.messages)).toBe('It is sunny.');
+  });
+
+  it('3.1 rejects scheduling in a function response', async () => {
+    await startFake({ respond: () => ({ toolCall: { name: 'f', args: {} } }) });
+    const c = openClient(M31, { tools: [{ functionDeclarations: [{ name: 'f' }] }] });
+    const session = await c.session;
+    session.sendRealtimeInput({ text: 'go' });
+    await c.until((m) => !!m.toolCall, 'toolCall');
+    session.sendToolResponse({
+      functionResponses: [{ id: 'call-1', name: 'f', response: {}, scheduling: 'SILENT' as never }],
+    });
+    expect((await c.closed).code).toBe(1007);
+  });
+
+  it('stops the reply and sends interrupted when the user barges in', async () => {
+    await startFake({
+      paceFactor: 4,
+      respond: (t) => ({ text: `reply ${t.text}`, audioMs: t.text === 'long' ? 4000 : 100 }),
+    });
+    const c = openClient(M25, TRANSCRIBED);
+    const session = await c.session;
+    session.sendRealtimeInput({ text: 'long' });
+    await c.until((m) => audioParts([m]).length > 0, 'first audio');
+    sendPcm(session, tonePcm16(200)); // speech start (>= 100 ms voiced) interrupts
+    await c.until((m) => !!m.serverContent?.interrupted, 'interrupted');
+    const cut = c.messages.findIndex((m) => m.serverContent?.interrupted);
+    expect(audioBytes(c.messages.slice(0, cut))).toBeLessThan(4000 * 48);
+    expect(c.messages[cut + 1]?.serverContent?.turnComplete).toBe(true);
+    sendPcm(session, silencePcm16(600));
+    await fake.waitFor((f) => f.connections[0]?.turns.length === 2, 2000, 'second turn');
+    await fake.waitFor(
+      () => c.messages.filter((m) => m.serverContent?.turnComplete).length === 2,
+      2000,
+      'reply 2',
+    );
+    // Nothing of the first reply leaks after the interruption.
+    expect(transcript(c.messages.slice(cut))).toBe('reply hello');
+    expect(audioBytes(c.messages.slice(cut))).toBe(100 * 48);
+  });
+
+  it('rejects unknown paths with 404 and a non-setup first frame with 1007', async () => {
+    await startFake();
+    const notFound = new WebSocket(`${fake.baseUrl.replace('http', 'ws')}/ws/nope`);
+    const err = await new Promise<Error>((resolve) => notFound.on('error', resolve));
+    expect(err.message).toContain('404');
+    const path = '/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent';
+    const ws = new WebSocket(`${fake.baseUrl.replace('http', 'ws')}/${path}`);
+    await new Promise((resolve) => ws.on('open', resolve));
+    ws.send(Buffer.from(JSON.stringify({ realtimeInput: { text: 'hi' } }))); // binary frame
+    const code = await new Promise<number>((resolve) => ws.on('close', resolve));
+    expect(code).toBe(1007);
+    expect(fake.connections[0]).toMatchObject({
+      backend: 'vertex',
+      apiVersion: 'v1beta1',
+      closedBy: 'server',
+    });
+  });
+});
+
+describe('FakeGeminiServer via @livekit/agents-plugin-google', () => {
+  beforeAll(() => initializeLogger({ pretty: false, level: 'silent' }));
+
+  it('generateReply on 2.5 yields a generation with 24 kHz audio frames', async () => {
+    await startFake({ respond: () => ({ text: 'Hi there!', audioMs: 300 }) });
+    const model = new google.realtime.RealtimeModel({
+      model: M25,
+      apiKey: 'test-key',
+      httpOptions: { baseUrl: fake.baseUrl },
+    });
+    const session = model.session();
+    const errors: unknown[] = [];
+    session.on('error', (e) => errors.push(e));
+    const gen = await session.generateReply('Say hi');
+    let samples = 0;
+    let text = '';
+    for await (const msg of gen.messageStream) {
+      for await (const frame of msg.audioStream) {
+        expect(frame.sampleRate).toBe(OUTPUT_SAMPLE_RATE);
+        samples += frame.samplesPerChannel;
+      }
+      for await (const piece of msg.textStream) text += piece;
+    }
+    expect(samples).toBe(300 * 24);
+    expect(text).toBe('Hi there!');
+    const content = fake.received.find((e) => e.msg.clientContent)?.msg.clientContent;
+    expect(content).toEqual({
+      turns: [
+        { role: 'model', parts: [{ text: 'Say hi' }] },
+        { role: 'user', parts: [{ text: '.' }] },
+      ],
+      turnComplete: true,
+    });
+    expect(fake.connections[0]?.setup.sessionResumption).toEqual({});
+    await session.close();
+    await fake.waitFor((f) => f.connections[0]?.closedBy === 'client', 2000, 'plugin close');
+    expect(errors).toEqual([]); // the 1005 -> 1000 answer keeps the plugin quiet
+    await model.close();
+  });
+
+  it('the 1.9.0 plugin generateReply on 3.1 is closed with 1007 (the app must avoid it)', async () => {
+    await startFake();
+    const model = new google.realtime.RealtimeModel({
+      model: M31,
+      apiKey: 'test-key',
+      httpOptions: { baseUrl: fake.baseUrl },
+    });
+    const session = model.session();
+    const errors: { error: { statusCode?: number } }[] = [];
+    session.on('error', (e) => errors.push(e));
+    session.generateReply('Say hi').catch(() => undefined);
+    await fake.waitFor(() => errors.length > 0, 3000, 'plugin error event');
+    expect(errors[0]?.error.statusCode).toBe(1007);
+    expect(fake.connections[0]).toMatchObject({
+      closedBy: 'server',
+      closeCode: 1007,
+      closeReason: INVALID_ARGUMENT,
+    });
+    await session.close();
+    await model.close();
+  });
+});

@@ -1,0 +1,238 @@
+/**
+ * End to end, offline: the agent's session (src/session.ts) with the real LiveKit plugin and
+ * @google/genai against the fake Gemini Live server, which closes the socket with 1007 on anything
+ * the model's rules forbid. Run for a 3.1 and a 2.5 model.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_GREETING } from '../src/config/settings.ts';
+import { CONTINUE_PROMPT } from '../src/gemini/guarded_realtime.ts';
+import {
+  type Harness,
+  type HarnessOptions,
+  realtimeTexts,
+  sent,
+  speechFixture,
+  startHarness,
+} from './support/call_harness.ts';
+
+const MODELS = [
+  { id: 'gemini-3.1-flash-live-preview', textRoute: 'realtime_text' },
+  { id: 'gemini-2.5-flash-native-audio-preview-12-2025', textRoute: 'client_content' },
+] as const;
+
+const SECOND = 24_000;
+const soon = (ms = 20_000) => Date.now() + ms;
+
+describe.each(MODELS)('a call on $id', ({ id, textRoute }) => {
+  let h: Harness | undefined;
+  const start = async (options: HarnessOptions = {}) => {
+    h = await startHarness({ ...options, env: { GEMINI_MODEL: id, ...options.env } });
+    return h;
+  };
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  /** No socket was closed by the server (a rule break closes with 1007). */
+  const expectNoServerClose = (harness: Harness) => {
+    const closed = harness.fake.connections.filter((c) => c.closedBy === 'server');
+    expect(closed.map((c) => `${c.closeCode} ${c.closeReason}`)).toEqual([]);
+  };
+
+  const clientContentTexts = (harness: Harness) =>
+    (sent(harness.fake, 'clientContent') as { turns?: { parts?: { text?: string }[] }[] }[])
+      .flatMap((c) => c.turns ?? [])
+      .flatMap((t) => t.parts ?? [])
+      .map((p) => p.text);
+
+  it('greets first, sending the greeting the way the model accepts', async () => {
+    const { call, fake, played } = await start();
+    await call.call.greet();
+
+    const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
+    expect(replies).toHaveLength(1);
+    expect(played).toHaveLength(1);
+    expect(played[0]!.samples).toBeGreaterThan(0.3 * SECOND);
+    expect(played[0]!.interrupted).toBe(false);
+    if (textRoute === 'realtime_text') {
+      expect(realtimeTexts(fake)).toContain(DEFAULT_GREETING);
+      expect(sent(fake, 'clientContent')).toEqual([]);
+    } else {
+      expect(clientContentTexts(h!)).toContain(DEFAULT_GREETING);
+    }
+    expectNoServerClose(h!);
+  });
+
+  it('answers a spoken turn from the speech fixture with reply audio', async () => {
+    const { call, fake, played } = await start({ env: { AGENT_GREETING: '' } });
+    await call.say(speechFixture('hello.wav'));
+    expect(await call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
+
+    const turns = fake.connections.flatMap((c) => c.turns);
+    expect(turns.map((t) => t.source)).toEqual(['audio']);
+    const userText = call.events.ofType('user_transcript').filter((e) => e.final);
+    expect(userText.map((e) => e.text)).toContain('hello');
+    const reply = call.events.ofType('message').find((e) => e.role === 'assistant');
+    expect(reply?.text).toBe('You said: hello.');
+    expect(played.reduce((n, p) => n + p.samples, 0)).toBeGreaterThan(0.4 * SECOND);
+    expectNoServerClose(h!);
+  });
+
+  it('runs a function tool and speaks its result', async () => {
+    const { call, fake } = await start({
+      env: { AGENT_GREETING: '' },
+      fake: {
+        respond: (turn) =>
+          turn.source === 'tool_response'
+            ? {
+                text: `The time zone is ${(turn.toolResponse?.response as { output?: string }).output ? 'known' : 'unknown'}.`,
+              }
+            : { toolCall: { name: 'get_current_time', args: { timeZone: 'Europe/Paris' } } },
+      },
+    });
+    await call.say(speechFixture('weather.wav'));
+    expect(await call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
+
+    const [toolCall] = call.events.ofType('tool_call');
+    expect(toolCall).toMatchObject({
+      name: 'get_current_time',
+      arguments: { timeZone: 'Europe/Paris' },
+      is_error: false,
+    });
+    expect((toolCall!.output as { timeZone: string; now: string }).now).toMatch(/\d/);
+    const responses = sent(fake, 'toolResponse') as { functionResponses: { name: string }[] }[];
+    expect(responses.flatMap((r) => r.functionResponses.map((f) => f.name))).toEqual([
+      'get_current_time',
+    ]);
+    const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
+    expect(replies.at(-1)?.text).toBe('The time zone is known.');
+    expectNoServerClose(h!);
+  });
+
+  it('stops speaking when the user interrupts, then answers the new turn', async () => {
+    let turn = 0;
+    const { call, played } = await start({
+      env: { AGENT_GREETING: '' },
+      // Real-time pacing, so the reply is still streaming when the user barges in.
+      fake: {
+        paceFactor: 1,
+        respond: () =>
+          turn++ === 0 ? { text: 'A long story.', audioMs: 8000 } : { text: 'Sure.' },
+      },
+    });
+    const hello = speechFixture('hello.wav');
+    await call.say(hello);
+    await waitFor(() => call.call.session.agentState === 'speaking');
+    await new Promise((r) => setTimeout(r, 800));
+    await call.say(hello);
+    expect(await call.untilAnswered({ deadline: soon(), settleMs: 1000, replies: 2 })).toBe(true);
+
+    expect(played[0]!.interrupted).toBe(true);
+    expect(played[0]!.samples).toBeLessThan(5 * SECOND);
+    const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
+    expect(replies[0]!.interrupted).toBe(true);
+    expect(replies.at(-1)).toMatchObject({ text: 'Sure.', interrupted: false });
+    expect(call.call.session.agentState).toBe('listening');
+    expectNoServerClose(h!);
+  });
+
+  it('takes its instructions from the chosen context, and from dispatch instructions', async () => {
+    const { fake } = await start({ env: { CONTEXT_ID: 'support', AGENT_GREETING: '' } });
+    await fake.waitFor((f) => f.connections.length > 0 && !!f.connections.at(-1)!.setup);
+    const setup = fake.connections.at(-1)!.setup;
+    expect(setup.systemInstruction.parts[0].text).toMatch(/customer-support agent/);
+    await h!.close();
+
+    const metadata = JSON.stringify({ gemini_realtime_config: { instructions: 'You are Ada.' } });
+    const again = await start({ metadata, env: { AGENT_GREETING: '' } });
+    await again.fake.waitFor((f) => f.connections.length > 0 && !!f.connections.at(-1)!.setup);
+    expect(again.fake.connections.at(-1)!.setup.systemInstruction.parts[0].text).toBe(
+      'You are Ada.',
+    );
+  });
+
+  it('replies to generateReply() with no instructions and to session.run()', async () => {
+    const { call, fake } = await start({ env: { AGENT_GREETING: '' } });
+    const { session } = call.call;
+    await session.generateReply().waitForPlayout();
+    const result = session.run({ userInput: 'What can you do?' });
+    await result.wait();
+
+    const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
+    expect(replies).toHaveLength(2);
+    if (textRoute === 'realtime_text') {
+      expect(realtimeTexts(fake)).toEqual([CONTINUE_PROMPT, 'What can you do?']);
+      expect(sent(fake, 'clientContent')).toEqual([]);
+    } else {
+      expect(clientContentTexts(h!)).toContain('What can you do?');
+    }
+    expectNoServerClose(h!);
+  });
+
+  it('keeps the call alive through a mid-session instructions update', async () => {
+    const { call, fake } = await start({ env: { AGENT_GREETING: '' } });
+    await call.call.session.generateReply({ instructions: 'Say hi.' }).waitForPlayout();
+    await call.call.agent.updateInstructions('From now on, be brief.');
+    await call.call.session.generateReply({ instructions: 'Say bye.' }).waitForPlayout();
+
+    const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
+    expect(replies).toHaveLength(2);
+    if (textRoute === 'realtime_text') expect(sent(fake, 'clientContent')).toEqual([]);
+    expectNoServerClose(h!);
+  });
+});
+
+describe('the setup frame carries the validated settings', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  const setupOf = async (env: Record<string, string>) => {
+    h = await startHarness({ env: { AGENT_GREETING: '', ...env } });
+    await h.fake.waitFor((f) => f.connections.length > 0 && !!f.connections.at(-1)!.setup);
+    return h.fake.connections.at(-1)!;
+  };
+
+  it('3.1: thinking level, voice, temperature and the history declaration', async () => {
+    const conn = await setupOf({
+      GEMINI_MODEL: 'gemini-3.1-flash-live-preview',
+      GEMINI_THINKING_LEVEL: 'low',
+      GEMINI_VOICE: 'Kore',
+      GEMINI_TEMPERATURE: '0.4',
+    });
+    expect(conn.setup.model).toBe('models/gemini-3.1-flash-live-preview');
+    expect(conn.setup.generationConfig.thinkingConfig).toEqual({ thinkingLevel: 'LOW' });
+    expect(conn.setup.generationConfig.temperature).toBe(0.4);
+    expect(conn.setup.generationConfig.speechConfig.voiceConfig.prebuiltVoiceConfig.voiceName).toBe(
+      'Kore',
+    );
+    expect(conn.setup.historyConfig).toEqual({ initialHistoryInClientContent: true });
+    expect(conn.closedBy).not.toBe('server');
+  });
+
+  it('2.5: thinking budget and affective dialog on the v1alpha API', async () => {
+    const conn = await setupOf({
+      GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
+      GEMINI_THINKING_BUDGET: '512',
+      GEMINI_AFFECTIVE_DIALOG: 'true',
+    });
+    expect(conn.apiVersion).toBe('v1alpha');
+    expect(conn.setup.generationConfig.thinkingConfig).toEqual({ thinkingBudget: 512 });
+    expect(
+      conn.setup.generationConfig.enableAffectiveDialog ?? conn.setup.enableAffectiveDialog,
+    ).toBe(true);
+    expect(conn.setup.historyConfig).toBeUndefined();
+    expect(conn.closedBy).not.toBe('server');
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

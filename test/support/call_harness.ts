@@ -1,0 +1,92 @@
+/**
+ * One offline call against the fake Gemini Live server, through the real plugin, SDK and
+ * AgentSession: what the end-to-end suites build on.
+ */
+import { initializeLogger, type llm } from '@livekit/agents';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readWav, resampleTo, toMono } from '../../src/audio/wav.ts';
+import { applyDispatchMetadata } from '../../src/config/dispatch.ts';
+import { type Env, type Settings, loadSettings } from '../../src/config/settings.ts';
+import { MIC_RATE, OfflineCall } from '../../src/console/offline_call.ts';
+import { createCallSession } from '../../src/session.ts';
+import { FakeGeminiServer, type FakeGeminiOptions } from './fake_gemini.ts';
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+export const TEST_API_KEY = 'test-key-for-the-fake';
+
+let loggerReady = false;
+/** The framework logs through pino; tests keep it to errors unless LOG_LEVEL says otherwise. */
+export function quietLogger(): void {
+  if (loggerReady) return;
+  initializeLogger({ pretty: false, level: process.env.LOG_LEVEL ?? 'error' });
+  loggerReady = true;
+}
+
+/** A fixture WAV as 16 kHz mono microphone samples. */
+export function speechFixture(name: string): Int16Array {
+  return resampleTo(toMono(readWav(path.join(FIXTURES, name))), MIC_RATE).samples;
+}
+
+export function testSettings(fake: FakeGeminiServer, env: Env = {}, metadata?: string): Settings {
+  const base = loadSettings({
+    GOOGLE_API_KEY: TEST_API_KEY,
+    GOOGLE_GEMINI_BASE_URL: fake.baseUrl,
+    ...env,
+  });
+  return applyDispatchMetadata(base, metadata);
+}
+
+export interface HarnessOptions {
+  env?: Env;
+  metadata?: string;
+  fake?: FakeGeminiOptions;
+  tools?: llm.ToolContextLike;
+}
+
+export interface Harness {
+  fake: FakeGeminiServer;
+  call: OfflineCall;
+  settings: Settings;
+  /** Agent audio that played, in order (24 kHz mono). */
+  played: { samples: number; interrupted: boolean }[];
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  quietLogger();
+  const fake = await FakeGeminiServer.start({ apiKey: TEST_API_KEY, ...options.fake });
+  const settings = testSettings(fake, options.env, options.metadata);
+  const session = await createCallSession({
+    settings,
+    echoFree: true,
+    ...(options.tools ? { tools: options.tools } : {}),
+    connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 5000 },
+  });
+  const played: Harness['played'] = [];
+  const call = await OfflineCall.start(session, {
+    onAgentAudio: (samples, info) => played.push({ samples: samples.length, ...info }),
+  });
+  return {
+    fake,
+    call,
+    settings,
+    played,
+    close: async () => {
+      await call.close();
+      await fake.close();
+    },
+  };
+}
+
+/** Every client message of a kind (`setup`, `clientContent`, `realtimeInput`, `toolResponse`). */
+export function sent(fake: FakeGeminiServer, kind: string): unknown[] {
+  return fake.received.filter((r) => kind in r.msg).map((r) => r.msg[kind]);
+}
+
+/** Realtime text inputs the client sent, in order. */
+export function realtimeTexts(fake: FakeGeminiServer): string[] {
+  return (sent(fake, 'realtimeInput') as { text?: string }[])
+    .map((r) => r.text)
+    .filter((t): t is string => typeof t === 'string');
+}

@@ -1,0 +1,957 @@
+/**
+ * A local fake of Google's Gemini Live WebSocket API (BidiGenerateContent) for offline tests.
+ *
+ * Point the real @google/genai client (or the LiveKit google plugin) at it with
+ * `httpOptions.baseUrl = fake.baseUrl` or env `GOOGLE_GEMINI_BASE_URL`. It speaks the wire JSON the SDK
+ * expects and enforces per-model server rules by closing the socket like Google does (1007/1008).
+ * Its model knowledge is deliberately its own: it must not share the app's capability table, or a
+ * wrong table would agree with itself.
+ */
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+
+// Wire JSON is untyped by nature; the public API promised `any` for raw messages.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+/** Energy detector: 20 ms frames, speech = frame RMS above -40 dBFS (16 kHz input). */
+export const VAD_FRAME_MS = 20;
+export const SPEECH_THRESHOLD_DBFS = -40;
+/** A spoken turn needs at least this much voiced audio... */
+export const MIN_SPEECH_MS = 100;
+/** ...and ends after this much silence (measured in received audio, not wall-clock time). */
+export const SPEECH_END_SILENCE_MS = 500;
+export const INPUT_SAMPLE_RATE = 16_000;
+export const OUTPUT_SAMPLE_RATE = 24_000;
+export const OUTPUT_AUDIO_MIME = 'audio/pcm;rate=24000';
+export const DEFAULT_CHUNK_MS = 40;
+export const DEFAULT_PACE_FACTOR = 4;
+/** Default reply length: ~70 ms of audio per character, at least 400 ms. */
+export const MS_PER_REPLY_CHAR = 70;
+export const MIN_REPLY_AUDIO_MS = 400;
+export const AUDIO_TOKENS_PER_SECOND = 25;
+/** Google's generic INVALID_ARGUMENT text, used for the 3.x clientContent rule. */
+export const INVALID_ARGUMENT = 'Request contains an invalid argument.';
+
+export interface FakeReply {
+  /** What the model "says": sent as outputTranscription text pieces. */
+  text?: string;
+  /** Reply audio length; default derived from text (~70 ms per character, min 400 ms). 0 = a turn with no audio. */
+  audioMs?: number;
+  /** Ask the client to call a function first; the fake waits for the matching toolResponse, then calls respond() again with the response. */
+  toolCall?: { name: string; args: Record<string, unknown> };
+}
+
+export interface FakeTurn {
+  /** How the turn reached the server. */
+  source: 'audio' | 'realtime_text' | 'client_content' | 'tool_response';
+  /** User transcript, realtime text, clientContent text; for 'tool_response' the text of the turn that asked for the call. */
+  text: string;
+  /** For source 'audio': voiced length of the turn. */
+  speechMs?: number;
+  /** For source 'tool_response': the function response the client sent. */
+  toolResponse?: { id: string; name: string; response: unknown };
+  connection: FakeConnection;
+}
+
+export interface FakeGeminiOptions {
+  /** Decide the reply to a user turn. Default: echo-ish reply `You said: <text>.` */
+  respond?: (turn: FakeTurn) => FakeReply | Promise<FakeReply>;
+  /** Transcript for a spoken user turn (the fake has no ASR). Default: () => 'hello'. turnIndex = index in connection.turns. */
+  transcribe?: (info: { turnIndex: number; speechMs: number }) => string;
+  /** API key the fake accepts (query `key=` / `access_token=`); if set, any other key closes with 1008. */
+  apiKey?: string;
+  /** Audio chunk length sent to the client (ms of 24 kHz PCM per serverContent message). Default 40. */
+  chunkMs?: number;
+  /** Pace reply audio: send chunks at N x real time (Gemini sends faster than real time). Default 4; Infinity = burst. */
+  paceFactor?: number;
+  /** Extra latency before the first reply chunk (time to first audio). Default 0. */
+  replyDelayMs?: number;
+  /** Send server messages as binary frames (as Google does) instead of text frames. Default false. */
+  binaryFrames?: boolean;
+}
+
+export interface FakeConnection {
+  index: number;
+  /** Request path incl. query. */
+  path: string;
+  backend: Backend;
+  apiVersion: string;
+  /** The client's setup message body (msg.setup); undefined until it arrives. */
+  setup: Json;
+  /** e.g. 'gemini-3.1-flash-live-preview' (without the models/ prefix). */
+  model: string;
+  /** Code sent by whoever closed first (1005 = client sent no code; 1006 = terminated by FakeGeminiServer.close()). */
+  closeCode?: number;
+  closeReason?: string;
+  closedBy?: 'client' | 'server';
+  /** User turns the fake recognised on this connection. */
+  turns: FakeTurn[];
+  /** Every accepted clientContent turn, in order. */
+  history: Json[];
+  /** Send a raw server message (e.g. `{goAway:{timeLeft:'5s'}}`). */
+  send(msg: Json): void;
+  /** Close from the server side, like Google ending the session. */
+  close(code: number, reason: string): void;
+}
+
+export type Backend = 'gemini' | 'vertex';
+type Family = 'native_audio_2_5' | 'live_3';
+type LogEntry = { conn: number; at: number; msg: Json };
+
+/** Google's server-side model list, as far as the fake knows it. */
+const NATIVE_AUDIO_2_5 = { family: 'native_audio_2_5', backends: ['gemini'] } as const;
+const VERTEX_2_5 = { family: 'native_audio_2_5', backends: ['vertex'] } as const;
+// 3.x on Vertex is assumed (users report 3.1 Vertex 1007s), not verified.
+const LIVE_3 = { family: 'live_3', backends: ['gemini', 'vertex'] } as const;
+const SERVER_MODELS: Readonly<Record<string, { family: Family; backends: readonly Backend[] }>> = {
+  'gemini-2.5-flash-native-audio-preview-12-2025': NATIVE_AUDIO_2_5,
+  'gemini-2.5-flash-native-audio-preview-09-2025': NATIVE_AUDIO_2_5,
+  'gemini-live-2.5-flash-native-audio': VERTEX_2_5,
+  'gemini-live-2.5-flash-preview-native-audio-09-2025': VERTEX_2_5,
+  'gemini-3.1-flash-live-preview': LIVE_3,
+  // UNVERIFIED: 3.8 is assumed to follow the 3.1 rules until observed against Google.
+  'gemini-3.8-live': LIVE_3,
+};
+
+const GEMINI_PATH =
+  /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
+const VERTEX_PATH =
+  /^\/+ws\/google\.cloud\.aiplatform\.(v1|v1beta1)\.LlmBidiService\/BidiGenerateContent$/;
+const SETUP_FIELDS = new Set(
+  'model generationConfig systemInstruction tools realtimeInputConfig sessionResumption contextWindowCompression inputAudioTranscription outputAudioTranscription proactivity historyConfig avatarConfig safetySettings labels explicitVadSignal'.split(
+    ' ',
+  ),
+);
+const REALTIME_FIELDS = new Set(
+  'audio mediaChunks video text activityStart activityEnd audioStreamEnd'.split(' '),
+);
+const THINKING_LEVELS = new Set(['minimal', 'low', 'medium', 'high']);
+
+interface Endpoint {
+  backend: Backend;
+  apiVersion: string;
+  credential?: string;
+}
+
+/** Parse the request path the SDK builds (note the leading double slash); undefined = not a Live endpoint. */
+function parseEndpoint(rawPath: string): Endpoint | undefined {
+  const q = rawPath.indexOf('?');
+  const path = q < 0 ? rawPath : rawPath.slice(0, q);
+  const query = new URLSearchParams(q < 0 ? '' : rawPath.slice(q + 1));
+  const gemini = GEMINI_PATH.exec(path);
+  if (gemini) {
+    const constrained = gemini[2] === 'BidiGenerateContentConstrained';
+    const credential = query.get(constrained ? 'access_token' : 'key') ?? undefined;
+    return { backend: 'gemini', apiVersion: gemini[1] ?? '', credential };
+  }
+  const vertex = VERTEX_PATH.exec(path);
+  return vertex ? { backend: 'vertex', apiVersion: vertex[1] ?? '' } : undefined;
+}
+
+/** Model id from setup.model: `models/<id>` (Gemini API) or a resource name ending `/models/<id>` (Vertex). */
+function modelId(model: unknown, backend: Backend): string | undefined {
+  if (typeof model !== 'string') return undefined;
+  const match = (backend === 'gemini' ? /^models\/([^/]+)$/ : /(?:^|\/)models\/([^/]+)$/).exec(
+    model,
+  );
+  return match?.[1];
+}
+
+interface SetupCheck {
+  setup: Json;
+  id: string;
+  family: Family;
+  endpoint: Endpoint;
+}
+type SetupRule = (c: SetupCheck) => string | undefined;
+
+const unknownSetupField: SetupRule = ({ setup }) => {
+  const field = Object.keys(setup).find((k) => !SETUP_FIELDS.has(k));
+  return (
+    field && `Invalid JSON payload received. Unknown name "${field}" at 'setup': Cannot find field.`
+  );
+};
+
+/** On the Gemini API these fields exist only in v1alpha; v1beta's proto does not know them. */
+const alphaOnlyFields: SetupRule = ({ setup, endpoint }) => {
+  if (endpoint.backend !== 'gemini' || endpoint.apiVersion === 'v1alpha') return undefined;
+  if (setup.generationConfig?.enableAffectiveDialog !== undefined) {
+    return `Invalid JSON payload received. Unknown name "enableAffectiveDialog" at 'setup.generation_config': Cannot find field.`;
+  }
+  if (setup.proactivity !== undefined) {
+    return `Invalid JSON payload received. Unknown name "proactivity" at 'setup': Cannot find field.`;
+  }
+  return undefined;
+};
+
+const thinkingConfig: SetupRule = ({ setup, id, family }) => {
+  const tc = setup.generationConfig?.thinkingConfig;
+  if (!tc) return undefined;
+  if (family === 'native_audio_2_5') {
+    return tc.thinkingLevel !== undefined
+      ? `Thinking level is not supported for models/${id}.`
+      : undefined;
+  }
+  if (tc.thinkingBudget !== undefined)
+    return `Thinking budget is not supported for models/${id}; use thinking_level.`;
+  const level = tc.thinkingLevel;
+  if (level !== undefined && !THINKING_LEVELS.has(String(level).toLowerCase())) {
+    return `Invalid value at 'setup.generation_config.thinking_config.thinking_level' (${String(level).slice(0, 30)})`;
+  }
+  return undefined;
+};
+
+/** 3.x drops the 2.5 native-audio extras: affective dialog, proactivity, async (NON_BLOCKING) functions. */
+const live3Extras: SetupRule = ({ setup, id, family }) => {
+  if (family !== 'live_3') return undefined;
+  if (setup.generationConfig?.enableAffectiveDialog !== undefined)
+    return `Affective dialog is not supported for models/${id}.`;
+  if (setup.proactivity !== undefined) return `Proactive audio is not supported for models/${id}.`;
+  const declarations: Json[] = (Array.isArray(setup.tools) ? setup.tools : []).flatMap(
+    (t: Json) => t?.functionDeclarations ?? [],
+  );
+  const async = declarations.find((d) => d?.behavior === 'NON_BLOCKING');
+  return async && `Function behavior NON_BLOCKING is not supported for models/${id}: ${async.name}`;
+};
+
+const SETUP_RULES: readonly SetupRule[] = [
+  unknownSetupField,
+  alphaOnlyFields,
+  thinkingConfig,
+  live3Extras,
+];
+
+/** Close reasons are capped at 123 bytes by RFC 6455 (ws throws beyond that). */
+function closeReason(reason: string): string {
+  let out = reason;
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}
+
+function frameText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
+
+function parseJson(text: string): Json | undefined {
+  try {
+    const msg: unknown = JSON.parse(text);
+    return msg !== null && typeof msg === 'object' && !Array.isArray(msg) ? msg : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sample rate from `audio/pcm` (16 kHz by convention) or `audio/pcm;rate=N`; undefined = not PCM. */
+function pcmRate(mimeType: unknown): number | undefined {
+  if (typeof mimeType !== 'string' || !mimeType.startsWith('audio/pcm')) return undefined;
+  const rate = /rate=(\d+)/.exec(mimeType)?.[1];
+  return rate ? Number(rate) : INPUT_SAMPLE_RATE;
+}
+
+function decodePcm16(b64: unknown): Int16Array {
+  const bytes = Buffer.from(typeof b64 === 'string' ? b64 : '', 'base64');
+  const out = new Int16Array(bytes.length >> 1);
+  for (let i = 0; i < out.length; i++) out[i] = bytes.readInt16LE(i * 2);
+  return out;
+}
+
+function encodePcm16(samples: Int16Array): string {
+  return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).toString('base64');
+}
+
+function rmsDbfs(frame: Int16Array): number {
+  let sum = 0;
+  for (const s of frame) sum += s * s;
+  const rms = Math.sqrt(sum / Math.max(1, frame.length)) / 32768;
+  return rms > 0 ? 20 * Math.log10(rms) : -Infinity;
+}
+
+/** A sine tone of `ms` at `dbfs` (RMS) as s16le-ready samples: test input for the energy detector. */
+export function tonePcm16(
+  ms: number,
+  sampleRate = INPUT_SAMPLE_RATE,
+  hz = 220,
+  dbfs = -12,
+): Int16Array {
+  const out = new Int16Array(Math.round((ms * sampleRate) / 1000));
+  const peak = Math.SQRT2 * 32767 * 10 ** (dbfs / 20);
+  for (let i = 0; i < out.length; i++)
+    out[i] = Math.round(peak * Math.sin((2 * Math.PI * hz * i) / sampleRate));
+  return out;
+}
+
+export function silencePcm16(ms: number, sampleRate = INPUT_SAMPLE_RATE): Int16Array {
+  return new Int16Array(Math.round((ms * sampleRate) / 1000));
+}
+
+/**
+ * Deterministic voiced-sounding reply audio: a 140 Hz harmonic stack (sawtooth-like) under a
+ * 4 Hz "syllable" envelope, so mouth-movement code sees speech-like loudness changes.
+ * `start` is the sample offset within the reply, keeping chunks continuous.
+ */
+export function replyPcm16(start: number, count: number): Int16Array {
+  const out = new Int16Array(count);
+  for (let i = 0; i < count; i++) {
+    const t = (start + i) / OUTPUT_SAMPLE_RATE;
+    let wave = 0;
+    for (let h = 1; h <= 6; h++) wave += Math.sin(2 * Math.PI * 140 * h * t) / h;
+    const envelope = 0.15 + 0.85 * Math.sin(Math.PI * 4 * t) ** 2;
+    out[i] = Math.round(9000 * envelope * wave);
+  }
+  return out;
+}
+
+export function defaultReplyAudioMs(text: string): number {
+  return Math.max(MIN_REPLY_AUDIO_MS, text.length * MS_PER_REPLY_CHAR);
+}
+
+/** Split text into up to `max` pieces whose concatenation is exactly `text` (word boundaries). */
+export function splitTranscript(text: string, max = 3): string[] {
+  const words = text.split(/(?<=\s)/).filter((w) => w.length > 0);
+  const n = Math.min(max, words.length);
+  return Array.from({ length: n }, (_, i) =>
+    words
+      .slice(Math.floor((i * words.length) / n), Math.floor(((i + 1) * words.length) / n))
+      .join(''),
+  );
+}
+
+function audioTokens(ms: number): number {
+  return Math.round((ms / 1000) * AUDIO_TOKENS_PER_SECOND);
+}
+
+/** Deterministic usageMetadata: 25 tokens per second of audio, ~4 characters per text token. */
+function usageMetadata(prompt: PromptUsage, responseAudioMs: number): Json {
+  const details: Json[] = [];
+  if (prompt.audioMs !== undefined)
+    details.push({ modality: 'AUDIO', tokenCount: audioTokens(prompt.audioMs) });
+  if (prompt.text !== undefined) {
+    details.push({ modality: 'TEXT', tokenCount: Math.max(1, Math.ceil(prompt.text.length / 4)) });
+  }
+  const promptTokenCount = details.reduce((sum, d) => sum + d.tokenCount, 0);
+  const responseTokenCount = audioTokens(responseAudioMs);
+  return {
+    promptTokenCount,
+    responseTokenCount,
+    totalTokenCount: promptTokenCount + responseTokenCount,
+    promptTokensDetails: details,
+    responseTokensDetails: [{ modality: 'AUDIO', tokenCount: responseTokenCount }],
+  };
+}
+
+/** Text of the last user turn, or of all turns when none is a user turn. */
+function clientContentText(turns: Json[]): string {
+  const users = turns.filter((t) => t?.role === 'user');
+  const chosen = users.length > 0 ? users.slice(-1) : turns;
+  return chosen
+    .flatMap((t) => (Array.isArray(t?.parts) ? t.parts : []))
+    .map((p: Json) => (typeof p?.text === 'string' ? p.text : ''))
+    .join('');
+}
+
+type SpeechEvent = { type: 'start' } | { type: 'end'; speechMs: number };
+
+/** Deterministic energy VAD over received samples (time = audio time, never wall-clock). */
+export class SpeechDetector {
+  #pending = new Int16Array(0);
+  #voicedMs = 0;
+  #spanMs = 0;
+  #lastVoicedSpanMs = 0;
+  #silenceMs = 0;
+  #speaking = false;
+
+  push(samples: Int16Array, sampleRate: number): SpeechEvent[] {
+    const frame = Math.max(1, Math.round((sampleRate * VAD_FRAME_MS) / 1000));
+    const all = new Int16Array(this.#pending.length + samples.length);
+    all.set(this.#pending);
+    all.set(samples, this.#pending.length);
+    const events: SpeechEvent[] = [];
+    let offset = 0;
+    for (; offset + frame <= all.length; offset += frame) {
+      const event = this.#frame(
+        rmsDbfs(all.subarray(offset, offset + frame)) > SPEECH_THRESHOLD_DBFS,
+      );
+      if (event) events.push(event);
+    }
+    this.#pending = all.slice(offset);
+    return events;
+  }
+
+  /** End of stream: a turn in progress ends now. */
+  flush(): SpeechEvent[] {
+    this.#pending = new Int16Array(0);
+    const event: SpeechEvent | undefined = this.#speaking
+      ? { type: 'end', speechMs: this.#lastVoicedSpanMs }
+      : undefined;
+    this.#reset();
+    return event ? [event] : [];
+  }
+
+  #frame(voiced: boolean): SpeechEvent | undefined {
+    if (!voiced && this.#voicedMs === 0) return undefined;
+    this.#spanMs += VAD_FRAME_MS;
+    if (voiced) {
+      this.#voicedMs += VAD_FRAME_MS;
+      this.#silenceMs = 0;
+      this.#lastVoicedSpanMs = this.#spanMs;
+      if (this.#speaking || this.#voicedMs < MIN_SPEECH_MS) return undefined;
+      this.#speaking = true;
+      return { type: 'start' };
+    }
+    this.#silenceMs += VAD_FRAME_MS;
+    if (this.#silenceMs < SPEECH_END_SILENCE_MS) return undefined;
+    return this.flush()[0]; // a sub-minimum blip just resets
+  }
+
+  #reset(): void {
+    this.#voicedMs = this.#spanMs = this.#lastVoicedSpanMs = this.#silenceMs = 0;
+    this.#speaking = false;
+  }
+}
+
+type ResolvedOptions = Required<Omit<FakeGeminiOptions, 'apiKey'>> & { apiKey?: string };
+
+function resolveOptions(o: FakeGeminiOptions): ResolvedOptions {
+  const chunkMs = o.chunkMs ?? DEFAULT_CHUNK_MS;
+  const paceFactor = o.paceFactor ?? DEFAULT_PACE_FACTOR;
+  if (!(chunkMs > 0) || !(paceFactor > 0))
+    throw new RangeError('chunkMs and paceFactor must be > 0');
+  return {
+    respond: o.respond ?? ((turn) => ({ text: `You said: ${turn.text}.` })),
+    transcribe: o.transcribe ?? (() => 'hello'),
+    apiKey: o.apiKey,
+    chunkMs,
+    paceFactor,
+    replyDelayMs: o.replyDelayMs ?? 0,
+    binaryFrames: o.binaryFrames ?? false,
+  };
+}
+
+/** What a session needs from its server. */
+interface Host {
+  readonly options: ResolvedOptions;
+  log(kind: 'received' | 'sent', conn: number, msg: Json): void;
+  error(err: unknown): void;
+  notify(): void;
+}
+
+interface PromptUsage {
+  audioMs?: number;
+  text?: string;
+}
+
+/** One Gemini Live socket: setup validation, turn taking, replies, tool calls, interruption. */
+class LiveSession {
+  readonly conn: FakeConnection;
+  #ws: WebSocket;
+  #host: Host;
+  #endpoint: Endpoint;
+  #family: Family = 'native_audio_2_5';
+  #epoch = 0; // bumped to cancel the reply in flight
+  #active?: { prompt: PromptUsage; sentAudioMs: number };
+  #modelTurnStarted = false;
+  #pendingCall?: { id: string; name: string; turn: FakeTurn };
+  #detector = new SpeechDetector();
+  #manualActivity?: { audioMs: number };
+  #calls = 0;
+  #handles = 0;
+  #timers = new Map<NodeJS.Timeout, () => void>();
+
+  constructor(ws: WebSocket, host: Host, index: number, path: string, endpoint: Endpoint) {
+    this.#ws = ws;
+    this.#host = host;
+    this.#endpoint = endpoint;
+    this.conn = {
+      index,
+      path,
+      backend: endpoint.backend,
+      apiVersion: endpoint.apiVersion,
+      setup: undefined,
+      model: '',
+      turns: [],
+      history: [],
+      send: (msg) => this.#send(msg),
+      close: (code, reason) => this.#fail(code, reason),
+    };
+    // The plugin closes with no status code; a stock ws echo would show the client 1005 (fatal in the plugin).
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => close(code ?? 1000, reason);
+    ws.on('message', (data) => this.#guard(() => this.#onFrame(frameText(data))));
+    ws.on('close', (code, reason) => this.#markClosed('client', code, reason.toString('utf8')));
+    ws.on('error', (err) => host.error(err));
+  }
+
+  /** Hard stop (server shutdown): the client sees 1006. */
+  terminate(): void {
+    this.#markClosed('server', 1006, 'fake server closed');
+    this.#ws.terminate();
+  }
+
+  /** A throwing respond()/transcribe() is a server bug: Google would answer 1011. */
+  #guard(fn: () => void | Promise<void>): void {
+    const fail = (err: unknown): void => {
+      this.#host.error(err);
+      this.#fail(1011, 'Internal error encountered.');
+    };
+    try {
+      void Promise.resolve(fn()).catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  #onFrame(text: string): void {
+    if (this.conn.closedBy) return;
+    const msg = parseJson(text);
+    if (msg === undefined) return this.#fail(1007, 'Invalid JSON payload received.');
+    this.#host.log('received', this.conn.index, msg);
+    if (this.conn.setup === undefined) return this.#onSetup(msg);
+    const keys = Object.keys(msg);
+    const [kind] = keys;
+    if (keys.length !== 1)
+      return this.#fail(
+        1007,
+        `Invalid JSON payload received. Expected one message field, got ${keys.length}.`,
+      );
+    if (kind === 'realtimeInput') return this.#onRealtimeInput(msg.realtimeInput ?? {});
+    if (kind === 'clientContent') return this.#onClientContent(msg.clientContent ?? {});
+    if (kind === 'toolResponse') return this.#onToolResponse(msg.toolResponse ?? {});
+    if (kind === 'contextUpdate') return; // newer SDK message; accepted and only logged
+    this.#fail(1007, `Invalid JSON payload received. Unknown name "${kind}": Cannot find field.`);
+  }
+
+  #onSetup(msg: Json): void {
+    const setup = msg.setup;
+    if (Object.keys(msg).length !== 1 || setup === null || typeof setup !== 'object') {
+      return this.#fail(1007, 'Invalid JSON payload received. The first message must be setup.');
+    }
+    this.conn.setup = setup;
+    const { apiKey } = this.#host.options;
+    if (
+      apiKey !== undefined &&
+      this.#endpoint.backend === 'gemini' &&
+      this.#endpoint.credential !== apiKey
+    ) {
+      return this.#fail(1008, 'API key not valid. Please pass a valid API key.');
+    }
+    const id = modelId(setup.model, this.#endpoint.backend);
+    if (id === undefined) return this.#fail(1007, `Invalid model name: ${String(setup.model)}`);
+    this.conn.model = id;
+    const known = SERVER_MODELS[id];
+    if (!known || !known.backends.includes(this.#endpoint.backend)) {
+      return this.#fail(
+        1008,
+        `models/${id} is not found for API version ${this.#endpoint.apiVersion}, or is not supported for bidiGenerateContent.`,
+      );
+    }
+    this.#family = known.family;
+    const check: SetupCheck = { setup, id, family: known.family, endpoint: this.#endpoint };
+    for (const rule of SETUP_RULES) {
+      const reason = rule(check);
+      if (reason) return this.#fail(1007, reason);
+    }
+    this.#send({ setupComplete: {} });
+  }
+
+  #onRealtimeInput(input: Json): void {
+    const unknown = Object.keys(input).find((k) => !REALTIME_FIELDS.has(k));
+    if (unknown)
+      return this.#fail(
+        1007,
+        `Invalid JSON payload received. Unknown name "${unknown}" at 'realtime_input': Cannot find field.`,
+      );
+    if (input.audio) this.#onAudio(input.audio);
+    for (const chunk of Array.isArray(input.mediaChunks) ? input.mediaChunks : [])
+      this.#onAudio(chunk);
+    if ('activityStart' in input) this.#onActivityStart();
+    if ('activityEnd' in input) this.#onActivityEnd();
+    if (input.audioStreamEnd === true && !this.#manualDetection())
+      this.#onSpeechEvents(this.#detector.flush());
+    if (typeof input.text === 'string')
+      this.#userTurn({ source: 'realtime_text', text: input.text }, { text: input.text });
+  }
+
+  #manualDetection(): boolean {
+    return this.conn.setup.realtimeInputConfig?.automaticActivityDetection?.disabled === true;
+  }
+
+  #onAudio(blob: Json): void {
+    const rate = pcmRate(blob?.mimeType);
+    if (rate === undefined) return; // images/video: nothing to hear
+    const samples = decodePcm16(blob.data);
+    if (!this.#manualDetection()) return this.#onSpeechEvents(this.#detector.push(samples, rate));
+    if (this.#manualActivity) this.#manualActivity.audioMs += (samples.length * 1000) / rate;
+  }
+
+  #onSpeechEvents(events: SpeechEvent[]): void {
+    for (const event of events) {
+      if (event.type === 'start') this.#interrupt();
+      else this.#spokenTurn(event.speechMs);
+    }
+  }
+
+  // With automatic activity detection on, Google's VAD owns turn taking; explicit markers are only logged.
+  #onActivityStart(): void {
+    if (!this.#manualDetection()) return;
+    this.#interrupt();
+    this.#manualActivity = { audioMs: 0 };
+  }
+
+  #onActivityEnd(): void {
+    const activity = this.#manualActivity;
+    this.#manualActivity = undefined;
+    if (activity && activity.audioMs > 0) this.#spokenTurn(Math.round(activity.audioMs));
+  }
+
+  #spokenTurn(speechMs: number): void {
+    const text = this.#host.options.transcribe({ turnIndex: this.conn.turns.length, speechMs });
+    if (this.conn.setup.inputAudioTranscription)
+      this.#send({ serverContent: { inputTranscription: { text } } });
+    this.#userTurn({ source: 'audio', text, speechMs }, { audioMs: speechMs });
+  }
+
+  #onClientContent(content: Json): void {
+    const turns: Json[] = Array.isArray(content.turns) ? content.turns : [];
+    if (this.#family === 'live_3' && !this.#initialHistoryAllowed())
+      return this.#fail(1007, INVALID_ARGUMENT);
+    // The plugin notes 3.1/3.8 reject a turn with no role; nobody accepts an unknown role.
+    const badRole = turns.some((t) =>
+      t?.role === undefined ? this.#family === 'live_3' : t.role !== 'user' && t.role !== 'model',
+    );
+    if (badRole) return this.#fail(1007, INVALID_ARGUMENT);
+    this.conn.history.push(...turns);
+    if (content.turnComplete !== true) return;
+    const text = clientContentText(turns);
+    this.#userTurn({ source: 'client_content', text }, { text });
+  }
+
+  /** 3.x takes clientContent only as initial history, opted into via setup.historyConfig. */
+  #initialHistoryAllowed(): boolean {
+    return (
+      this.conn.setup.historyConfig?.initialHistoryInClientContent === true &&
+      !this.#modelTurnStarted
+    );
+  }
+
+  #onToolResponse(toolResponse: Json): void {
+    const responses: Json[] = Array.isArray(toolResponse.functionResponses)
+      ? toolResponse.functionResponses
+      : [];
+    if (this.#family === 'live_3' && responses.some((r) => r?.scheduling !== undefined)) {
+      return this.#fail(
+        1007,
+        `Function response scheduling is not supported for models/${this.conn.model}.`,
+      );
+    }
+    for (const r of responses) {
+      const call = this.#pendingCall;
+      const matches = call && (r?.id === call.id || (r?.id === undefined && r?.name === call.name));
+      // Unknown ids are ignored; NON_BLOCKING interim acks (willContinue) keep the call open.
+      if (!call || !matches || r.willContinue === true) continue;
+      this.#pendingCall = undefined;
+      const fr = { id: call.id, name: call.name, response: r.response };
+      this.#userTurn(
+        { source: 'tool_response', text: call.turn.text, toolResponse: fr },
+        { text: JSON.stringify(r.response ?? {}) },
+      );
+    }
+  }
+
+  #userTurn(fields: Omit<FakeTurn, 'connection'>, prompt: PromptUsage): void {
+    const turn: FakeTurn = { ...fields, connection: this.conn };
+    this.conn.turns.push(turn);
+    this.#host.notify();
+    this.#guard(() => this.#reply(turn, prompt));
+  }
+
+  async #reply(turn: FakeTurn, prompt: PromptUsage): Promise<void> {
+    this.#interrupt(); // a new user turn preempts any reply in flight
+    const epoch = ++this.#epoch;
+    this.#modelTurnStarted = true;
+    this.#active = { prompt, sentAudioMs: 0 };
+    const reply = await this.#host.options.respond(turn);
+    if (epoch !== this.#epoch || this.conn.closedBy) return;
+    if (reply.toolCall) return this.#sendToolCall(turn, reply.toolCall);
+    await this.#streamReply(epoch, reply);
+  }
+
+  #sendToolCall(turn: FakeTurn, call: NonNullable<FakeReply['toolCall']>): void {
+    const id = `call-${++this.#calls}`;
+    this.#pendingCall = { id, name: call.name, turn };
+    this.#active = undefined; // the model now waits for the client, nothing to interrupt
+    this.#send({ toolCall: { functionCalls: [{ id, name: call.name, args: call.args }] } });
+  }
+
+  async #streamReply(epoch: number, reply: FakeReply): Promise<void> {
+    const { chunkMs, paceFactor, replyDelayMs } = this.#host.options;
+    const audioMs = Math.max(0, reply.audioMs ?? defaultReplyAudioMs(reply.text ?? ''));
+    const chunks = Math.ceil(audioMs / chunkMs);
+    const pieces = this.conn.setup.outputAudioTranscription
+      ? splitTranscript(reply.text ?? '')
+      : [];
+    let piece = 0;
+    let sample = 0;
+    for (let i = 0; i < chunks; i++) {
+      if (!(await this.#pause(epoch, i === 0 ? replyDelayMs : chunkMs / paceFactor))) return;
+      const count = Math.round(
+        (Math.min(chunkMs, audioMs - i * chunkMs) * OUTPUT_SAMPLE_RATE) / 1000,
+      );
+      const data = encodePcm16(replyPcm16(sample, count));
+      sample += count;
+      this.#send({
+        serverContent: {
+          modelTurn: { parts: [{ inlineData: { mimeType: OUTPUT_AUDIO_MIME, data } }] },
+        },
+      });
+      if (this.#active) this.#active.sentAudioMs = (sample * 1000) / OUTPUT_SAMPLE_RATE;
+      // Transcript pieces trail the audio they describe, spread over the reply.
+      for (; piece < pieces.length && Math.floor((piece * chunks) / pieces.length) <= i; piece++)
+        this.#sendTranscript(pieces[piece]);
+    }
+    if (chunks === 0 && !(await this.#pause(epoch, replyDelayMs))) return;
+    for (; piece < pieces.length; piece++) this.#sendTranscript(pieces[piece]);
+    this.#send({ serverContent: { generationComplete: true } });
+    this.#completeTurn();
+  }
+
+  #sendTranscript(text: string | undefined): void {
+    this.#send({ serverContent: { outputTranscription: { text } } });
+  }
+
+  #completeTurn(): void {
+    const active = this.#active;
+    this.#active = undefined;
+    this.#send({
+      serverContent: { turnComplete: true },
+      usageMetadata: usageMetadata(active?.prompt ?? {}, active?.sentAudioMs ?? 0),
+    });
+    // Separate, later frame: the plugin drops anything that arrives with setupComplete.
+    if (this.conn.setup.sessionResumption) {
+      this.#send({
+        sessionResumptionUpdate: {
+          newHandle: `handle-${this.conn.index}-${++this.#handles}`,
+          resumable: true,
+        },
+      });
+    }
+  }
+
+  /** Barge-in: stop the reply in flight, tell the client, and close the turn with what was sent. */
+  #interrupt(): void {
+    if (!this.#active) return;
+    this.#epoch++;
+    this.#send({ serverContent: { interrupted: true } });
+    this.#completeTurn();
+  }
+
+  /** Wait for pacing; false when the reply was cancelled meanwhile. Zero/invalid delay = burst, no yield. */
+  async #pause(epoch: number, ms: number): Promise<boolean> {
+    if (ms > 0 && Number.isFinite(ms)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          resolve();
+        }, ms);
+        this.#timers.set(timer, resolve);
+      });
+    }
+    return epoch === this.#epoch && !this.conn.closedBy;
+  }
+
+  #send(msg: Json): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    this.#ws.send(JSON.stringify(msg), { binary: this.#host.options.binaryFrames });
+    this.#host.log('sent', this.conn.index, msg);
+  }
+
+  #fail(code: number, reason: string): void {
+    if (this.conn.closedBy) return;
+    this.#markClosed('server', code, reason);
+    this.#ws.close(code, closeReason(reason));
+  }
+
+  #markClosed(by: 'client' | 'server', code: number, reason: string): void {
+    if (!this.conn.closedBy)
+      Object.assign(this.conn, { closedBy: by, closeCode: code, closeReason: reason });
+    this.#epoch++;
+    this.#active = undefined;
+    for (const [timer, resolve] of this.#timers) {
+      clearTimeout(timer);
+      resolve();
+    }
+    this.#timers.clear();
+    this.#host.notify();
+  }
+}
+
+interface Waiter {
+  check(): void;
+  fail(err: Error): void;
+}
+
+export class FakeGeminiServer {
+  /** 'http://127.0.0.1:PORT' */
+  readonly baseUrl: string;
+  readonly #connections: FakeConnection[] = [];
+  readonly #received: LogEntry[] = [];
+  readonly #sent: LogEntry[] = [];
+  readonly #errors: unknown[] = [];
+  readonly #sessions = new Set<LiveSession>();
+  readonly #waiters = new Set<Waiter>();
+  readonly #http: Server;
+  readonly #wss = new WebSocketServer({ noServer: true });
+  readonly #host: Host;
+  #closing?: Promise<void>;
+
+  static async start(options: FakeGeminiOptions = {}): Promise<FakeGeminiServer> {
+    const resolved = resolveOptions(options);
+    const http = createServer((_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(0, '127.0.0.1', () => resolve());
+    });
+    return new FakeGeminiServer(http, resolved);
+  }
+
+  private constructor(http: Server, options: ResolvedOptions) {
+    this.#http = http;
+    this.baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    this.#host = {
+      options,
+      log: (kind, conn, msg) => {
+        (kind === 'received' ? this.#received : this.#sent).push({
+          conn,
+          at: performance.now(),
+          msg,
+        });
+        this.#notify();
+      },
+      error: (err) => this.#errors.push(err),
+      notify: () => this.#notify(),
+    };
+    http.on('upgrade', (req, socket, head) => {
+      const path = req.url ?? '';
+      const endpoint = parseEndpoint(path);
+      if (!endpoint || this.#closing) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, path, endpoint));
+    });
+  }
+
+  /** Connections in accept order; index = position. */
+  get connections(): readonly FakeConnection[] {
+    return this.#connections;
+  }
+
+  /** Every parsed client message across connections, in arrival order (`at` = performance.now() ms). */
+  get received(): readonly LogEntry[] {
+    return this.#received;
+  }
+
+  /** Every server message sent, in order (same shape as `received`). */
+  get sent(): readonly LogEntry[] {
+    return this.#sent;
+  }
+
+  /** Errors thrown by respond()/transcribe() or socket errors (respond errors also close the socket with 1011). */
+  get errors(): readonly unknown[] {
+    return this.#errors;
+  }
+
+  /**
+   * Resolve when predicate(this) is true; reject with a description of the traffic after timeoutMs.
+   * Checked on every fake event and every 10 ms, so predicates may also read client-side state.
+   */
+  waitFor(
+    predicate: (fake: FakeGeminiServer) => boolean,
+    timeoutMs = 5000,
+    what = 'condition',
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        this.#waiters.delete(waiter);
+      };
+      const waiter: Waiter = {
+        check: () => {
+          try {
+            if (!predicate(this)) return;
+            done();
+            resolve();
+          } catch (err) {
+            done();
+            reject(err);
+          }
+        },
+        fail: (err) => {
+          done();
+          reject(err);
+        },
+      };
+      const message = (): string => `waitFor(${what}) timed out after ${timeoutMs} ms; `;
+      const timer = setTimeout(
+        () => waiter.fail(new Error(message() + this.describe())),
+        timeoutMs,
+      );
+      const poll = setInterval(() => waiter.check(), 10);
+      this.#waiters.add(waiter);
+      waiter.check();
+    });
+  }
+
+  /** Short traffic summary for failure messages. */
+  describe(): string {
+    const kinds = (log: LogEntry[]): string =>
+      log
+        .slice(-8)
+        .map((e) => `#${e.conn}:${messageKind(e.msg)}`)
+        .join(', ') || 'none';
+    const closes = this.#connections
+      .filter((c) => c.closedBy)
+      .map((c) => `#${c.index} ${c.closedBy} ${c.closeCode} "${c.closeReason}"`);
+    return `${this.#connections.length} connection(s); last received: [${kinds(this.#received)}]; last sent: [${kinds(this.#sent)}]; closed: [${closes.join('; ')}]`;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    for (const session of this.#sessions) session.terminate();
+    for (const waiter of this.#waiters) waiter.fail(new Error('FakeGeminiServer closed'));
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+  }
+
+  #accept(ws: WebSocket, path: string, endpoint: Endpoint): void {
+    const session = new LiveSession(ws, this.#host, this.#connections.length, path, endpoint);
+    this.#sessions.add(session);
+    ws.once('close', () => this.#sessions.delete(session));
+    this.#connections.push(session.conn);
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const waiter of this.#waiters) waiter.check();
+  }
+}
+
+/** 'realtimeInput.audio', 'serverContent.modelTurn', 'setupComplete', ...: for summaries and filters. */
+export function messageKind(msg: Json): string {
+  const [top] = Object.keys(msg ?? {});
+  if (top === undefined) return '?';
+  const inner = msg[top];
+  const [sub] =
+    inner && typeof inner === 'object' && !Array.isArray(inner) ? Object.keys(inner) : [];
+  return sub === undefined || top === 'setup' ? top : `${top}.${sub}`;
+}
