@@ -1,0 +1,45 @@
+/**
+ * The README is the front door: its model table must be the one the worker enforces, and the
+ * commands it gives must exist.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { modelTableMarkdown } from '../src/config/model_table.ts';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  scripts: Record<string, string>;
+};
+
+/** Table rows as trimmed cells, so Prettier's column padding does not matter. */
+function cells(markdown: string): string[][] {
+  return markdown
+    .split('\n')
+    .filter((line) => line.trim().startsWith('|'))
+    .map((line) =>
+      line
+        .trim()
+        .slice(1, -1)
+        .split('|')
+        .map((cell) => cell.trim().replace(/^-+$/, '---')),
+    );
+}
+
+describe('README', () => {
+  it('shows the model table generated from src/config/models.ts', () => {
+    const match = /<!-- model-table:start -->([\s\S]*?)<!-- model-table:end -->/.exec(readme);
+    expect(match, 'README has the model-table markers').not.toBeNull();
+    expect(cells(match![1]!)).toEqual(cells(modelTableMarkdown()));
+  });
+
+  it('gives npm scripts that exist', () => {
+    const used = [...readme.matchAll(/npm run ([a-z:-]+)/g)].map((m) => m[1]!);
+    expect(used.length).toBeGreaterThan(5);
+    for (const script of new Set(used)) expect(pkg.scripts, script).toHaveProperty(script);
+  });
+
+  it('gives the test command that CI runs', () => {
+    expect(readme).toContain('npm ci && npm test');
+    expect(readFileSync(new URL('../.ci/run', import.meta.url), 'utf8')).toMatch(/^npm test$/m);
+  });
+});
