@@ -148,8 +148,12 @@ export async function runConsole(argv: string[]): Promise<number> {
     if (args.greeting) await Promise.race([call.greet(), untilDeadline(deadline)]);
     const since = offline.events.events.length;
     offline.events.add('input', { state: 'started', duration_ms: Math.round(inputMs) });
-    await offline.say(speech.samples);
-    offline.events.add('input', { state: 'finished' });
+    // The timeout bounds the whole call: input still playing at the deadline is cut there.
+    const inputSent = await Promise.race([
+      offline.say(speech.samples).then(() => true),
+      untilDeadline(deadline).then(() => false),
+    ]);
+    offline.events.add('input', { state: inputSent ? 'finished' : 'timed_out' });
     answered = await offline.untilAnswered({ deadline, since, settleMs: args.settleMs });
   } finally {
     offline.events.add('usage', { ...call.usage.summary() });

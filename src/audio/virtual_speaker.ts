@@ -7,6 +7,7 @@
  */
 import type { AudioFrame } from '@livekit/rtc-node';
 import { voice } from '@livekit/agents';
+import { monoSamples } from './frames.ts';
 
 export interface VirtualSpeakerOptions {
   sampleRate?: number;
@@ -48,7 +49,7 @@ export class VirtualSpeaker extends voice.AudioOutput {
     await super.captureFrame(frame);
     if (this.#closed) return;
     const now = this.#now();
-    const samples = mono(frame);
+    const samples = monoSamples(frame).slice();
     let seg = this.#segment;
     if (!seg) {
       seg = { chunks: [], pushed: 0, startedAt: now, endsAt: now, starts: [], flushed: false };
@@ -100,17 +101,6 @@ export class VirtualSpeaker extends voice.AudioOutput {
     this.clearBuffer();
     this.#closed = true;
   }
-}
-
-function mono(frame: AudioFrame): Int16Array {
-  if (frame.channels === 1) return frame.data.slice();
-  const out = new Int16Array(frame.samplesPerChannel);
-  for (let i = 0; i < out.length; i++) {
-    let sum = 0;
-    for (let c = 0; c < frame.channels; c++) sum += frame.data[i * frame.channels + c]!;
-    out[i] = Math.round(sum / frame.channels);
-  }
-  return out;
 }
 
 /** The first `count` samples of `chunks`, as one array. */
