@@ -127,7 +127,12 @@ export async function runConsole(argv: string[]): Promise<number> {
   const instructions = resolveInstructions(settings);
 
   const writer = args.output ? new WavWriter(args.output, SPEAKER_RATE, 1) : undefined;
-  const call = await createCallSession({ settings, instructions, echoFree: true });
+  const call = await createCallSession({
+    settings,
+    instructions,
+    echoFree: true,
+    outputCanPause: false,
+  });
   const offline = await OfflineCall.start(call, {
     onAgentAudio: (samples) => writer?.write(samples),
   });

@@ -2,7 +2,7 @@
  * Settings -> Agent + AgentSession around the guarded Gemini realtime model. The one place the
  * worker (src/agent.ts) and the offline console (src/console.ts) share, so both run the same call.
  */
-import { type APIConnectOptions, type VAD, inference, type llm, log, voice } from '@livekit/agents';
+import { type APIConnectOptions, type VAD, inference, llm, log, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as silero from '@livekit/agents-plugin-silero';
 import { resolveInstructions } from './config/contexts.ts';
@@ -27,6 +27,11 @@ export interface CallSessionOptions {
    * AEC warm-up, so every input sample reaches the model.
    */
   echoFree?: boolean;
+  /**
+   * The audio output can pause (a room's audio track). Sinks that cannot (the console's speaker,
+   * the avatar) turn off resuming after a false interruption instead of warning on every call.
+   */
+  outputCanPause?: boolean;
 }
 
 export interface CallSession {
@@ -57,19 +62,26 @@ export async function createCallSession(options: CallSessionOptions): Promise<Ca
     instructions,
     ...(options.connOptions ? { connOptions: options.connOptions } : {}),
   });
-  const turnParts =
+  const { turnHandling, ...turnParts } =
     settings.turnDetection === 'livekit'
       ? await livekitTurnDetection(settings, options.vad)
       : { turnHandling: { turnDetection: 'realtime_llm' as const } };
   const session = new voice.AgentSession({
     llm: model,
     ...turnParts,
+    turnHandling: {
+      ...turnHandling,
+      ...(options.outputCanPause === false
+        ? { interruption: { resumeFalseInterruption: false } }
+        : {}),
+    },
     ...(options.echoFree ? { aecWarmupDuration: null } : {}),
   });
   const agent = new voice.Agent({
     instructions,
     tools: options.tools ?? builtinTools(),
   });
+  model.presetTools(new llm.ToolContext([...session.toolCtx.tools, ...agent.toolCtx.tools]));
   const usage = new CallUsage(session);
   log().info({ settings: describeSettings(settings) }, 'call session created');
 

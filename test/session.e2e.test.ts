@@ -52,6 +52,8 @@ describe.each(MODELS)('a call on $id', ({ id, textRoute }) => {
 
     const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
     expect(replies).toHaveLength(1);
+    // The tools were set before the first connect: one setup, no reconnect before the greeting.
+    expect(fake.connections).toHaveLength(1);
     expect(played).toHaveLength(1);
     expect(played[0]!.samples).toBeGreaterThan(0.3 * SECOND);
     expect(played[0]!.interrupted).toBe(false);

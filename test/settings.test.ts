@@ -161,13 +161,25 @@ describe('the LiveKit server', () => {
   });
 });
 
+describe('names from a fixed list', () => {
+  it('match in any letter case and come out in their canonical spelling', () => {
+    const settings = loadSettings({
+      GOOGLE_API_KEY: 'k',
+      GEMINI_VOICE: 'kore',
+      GEMINI_THINKING_LEVEL: 'HIGH',
+    });
+    expect(settings.call.voice).toBe('Kore');
+    expect(settings.call.thinkingLevel).toBe('high');
+  });
+});
+
 describe('an invalid value', () => {
   const voices = VOICES.join(', ');
   // [variable, value as written, the value as the line shows it, allowed]
   // prettier-ignore
   const rows: [string, string, string, string][] = [
     ['GEMINI_VOICE', 'Bob', '"Bob"', voices],
-    ['GEMINI_VOICE', 'kore', '"kore"', voices],
+    ['GEMINI_VOICE', 'Korra', '"Korra"', voices],
     ['GEMINI_TEMPERATURE', '2.5', '2.5', 'a number from 0.0 to 2.0'],
     ['GEMINI_TEMPERATURE', 'hot', '"hot"', 'a number from 0.0 to 2.0'],
     ['GEMINI_THINKING_LEVEL', 'extreme', '"extreme"', 'minimal, low, medium, high'],

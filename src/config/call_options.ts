@@ -192,11 +192,18 @@ export function fieldName(field: CallField, origins: FieldOrigins): string {
  */
 export function parseField(field: CallField, raw: unknown, name: string): unknown {
   const spec = fieldSpec(field);
-  const result = spec.schema.safeParse(raw);
+  const result = spec.schema.safeParse(canonicalCase(spec, raw));
   if (!result.success) {
     throw new ConfigError(`${name}: ${showValue(raw)} is not valid (allowed: ${spec.allowed})`);
   }
   return result.data;
+}
+
+/** `kore` -> `Kore`, `HIGH` -> `high`: names from a fixed list match in any letter case. */
+function canonicalCase(spec: FieldSpec, raw: unknown): unknown {
+  if (typeof raw !== 'string' || !(spec.schema instanceof z.ZodEnum)) return raw;
+  const options = spec.schema.options as readonly string[];
+  return options.find((option) => option.toLowerCase() === raw.toLowerCase()) ?? raw;
 }
 
 /** Turn an environment string into the field's type; invalid text fails in parseField. */

@@ -32,6 +32,7 @@ export interface GuardedRealtimeOptions extends PluginOptions {
 }
 
 interface PluginSessionInternals {
+  _tools: llm.ToolContext;
   activeSession?: object;
   options: { instructions?: string };
   pendingGenerationFut?: Future<llm.GenerationCreatedEvent>;
@@ -45,6 +46,7 @@ interface PluginSessionInternals {
 export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
   readonly row: ModelCapabilities;
   readonly #capabilities: llm.RealtimeCapabilities;
+  #presetTools?: llm.ToolContext;
 
   constructor(row: ModelCapabilities, options: GuardedRealtimeOptions) {
     super({ ...options, model: row.id, vertexai: row.backend === 'vertex' });
@@ -62,8 +64,20 @@ export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
     return this.#capabilities;
   }
 
+  /**
+   * The tools the agent will set. The plugin connects as soon as a session exists and reconnects
+   * when the tools change (agents-js#2324); giving it the tools first saves that second setup
+   * round trip before the greeting.
+   */
+  presetTools(tools: llm.ToolContext): void {
+    this.#presetTools = tools;
+  }
+
   override session() {
-    return guardSession(super.session(), this.row);
+    const session = super.session();
+    if (this.#presetTools)
+      (session as unknown as PluginSessionInternals)._tools = this.#presetTools;
+    return guardSession(session, this.row);
   }
 }
 

@@ -60,6 +60,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const session = await createCallSession({
     settings,
     echoFree: true,
+    outputCanPause: false,
     ...(options.tools ? { tools: options.tools } : {}),
     connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 5000 },
   });
