@@ -49,6 +49,7 @@ export const DEFAULT_AGENT_NAME = 'gemini-avatar';
 export const DEFAULT_GREETING =
   'Greet the user warmly in one short sentence and ask how you can help.';
 export const DEFAULT_CONTEXTS_DIR = fileURLToPath(new URL('../../contexts', import.meta.url));
+export const DEFAULT_AVATARS_DIR = fileURLToPath(new URL('../../avatars', import.meta.url));
 
 export interface Settings {
   call: CallOptions;
@@ -74,6 +75,17 @@ export interface Settings {
   agentName: string;
   /** Worker defaults a dispatch's model could not take, so they were left out (for a log line). */
   droppedDefaults?: string[];
+  avatar: AvatarSettings;
+}
+
+/** The in-process avatar (env only; a dispatch picks only `avatar_id`). */
+export interface AvatarSettings {
+  enabled: boolean;
+  width: number;
+  height: number;
+  fps: number;
+  /** Where avatar ids other than the built-in 'default' are looked up. */
+  dir: string;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -230,6 +242,37 @@ function googleFromEnv(env: Env, problems: string[]): Settings['google'] {
   };
 }
 
+function avatarFromEnv(env: Env, problems: string[]): AvatarSettings {
+  const flag = text(env, 'AVATAR_ENABLED');
+  const enabled = flag === undefined ? true : envBoolean(flag);
+  if (enabled === undefined) {
+    problems.push(`AVATAR_ENABLED: ${showValue(flag)} is not valid (allowed: ${BOOLEAN_TEXT})`);
+  }
+  const size = text(env, 'AVATAR_SIZE') ?? '512x512';
+  const match = /^(\d{2,4})x(\d{2,4})$/.exec(size);
+  const [width, height] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  const sizeOk = [width, height].every((n) => n >= 16 && n <= 3840 && n % 2 === 0);
+  if (!sizeOk) {
+    problems.push(
+      `AVATAR_SIZE: ${showValue(size)} is not valid (allowed: WIDTHxHEIGHT, even numbers from 16 to 3840, e.g. 512x512 or 1280x720)`,
+    );
+  }
+  const fpsText = text(env, 'AVATAR_FPS') ?? '30';
+  const fps = Number(fpsText);
+  if (!(Number.isInteger(fps) && fps >= 1 && fps <= 60)) {
+    problems.push(
+      `AVATAR_FPS: ${showValue(fpsText)} is not valid (allowed: a whole number from 1 to 60)`,
+    );
+  }
+  return {
+    enabled: enabled ?? true,
+    width,
+    height,
+    fps,
+    dir: text(env, 'AVATARS_DIR') ?? DEFAULT_AVATARS_DIR,
+  };
+}
+
 /**
  * Build Settings from an environment (process.env after loadEnvFiles, or a test's object).
  * Throws one ConfigError listing every problem, each as `FIELD: what is wrong; the fix`.
@@ -261,6 +304,7 @@ export function loadSettings(env: Env = process.env): Settings {
   }
   const dispatch = oneOf(env, 'AGENT_DISPATCH', DISPATCH_MODES, problems) ?? 'explicit';
   const livekit = livekitFromEnv(env, problems);
+  const avatar = avatarFromEnv(env, problems);
   if (capabilities) problems.push(...modelProblems(call, capabilities, {}, model));
   if (problems.length > 0 || !capabilities) throw new ConfigError(problems);
 
@@ -277,6 +321,7 @@ export function loadSettings(env: Env = process.env): Settings {
     contextsDir: text(env, 'CONTEXTS_DIR') ?? DEFAULT_CONTEXTS_DIR,
     agentName:
       dispatch === 'automatic' ? '' : (text(env, 'LIVEKIT_AGENT_NAME') ?? DEFAULT_AGENT_NAME),
+    avatar,
   };
 }
 
@@ -290,7 +335,9 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
     thinkingLevel: call.thinkingLevel,
     thinkingBudget: call.thinkingBudget,
     contextId: call.instructions ? '(dispatch instructions)' : call.contextId,
-    avatarId: call.avatarId,
+    avatar: settings.avatar.enabled
+      ? `${call.avatarId} ${settings.avatar.width}x${settings.avatar.height}@${settings.avatar.fps}`
+      : 'off',
     turnDetection,
     agentName: agentName || '(automatic dispatch)',
     backend: settings.google.vertexai ? 'vertex' : 'gemini',

@@ -1,0 +1,282 @@
+/**
+ * `npm run bench [-- --replies N --starts N --json]`: forwarding latency and session start
+ * overhead against the in-process fake Gemini Live server, through the real plugin and
+ * AgentSession. Prints numbers and targets; asserts nothing. Exit 0 when done, 1 (one line) when a
+ * run failed.
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { initializeLogger } from '@livekit/agents';
+import { MODELS, type ModelId } from './bench_call.ts';
+import { type ForwardingResult, SPIKE_MS, type Spike, benchForwarding } from './forwarding.ts';
+import { type StartSample, type StartupResult, benchStartup, startupFake } from './startup.ts';
+import { type Summary, ms, summarize } from './stats.ts';
+
+export const TARGETS = { forwardingP99Ms: 5, startOverheadMs: 50 } as const;
+
+const USAGE =
+  'usage: npm run bench -- [--replies N] [--starts N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--json]';
+
+interface BenchArgs {
+  replies: number;
+  starts: number;
+  replyMs: number;
+  paceFactor: number;
+  chunkMs: number;
+  models: ModelId[];
+  json: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseBenchArgs(argv: string[]): BenchArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        replies: { type: 'string', default: '30' },
+        starts: { type: 'string', default: '20' },
+        'reply-ms': { type: 'string', default: '2000' },
+        pace: { type: 'string', default: '4' },
+        'chunk-ms': { type: 'string', default: '40' },
+        models: { type: 'string', default: Object.keys(MODELS).join(',') },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) throw new UsageError('');
+  const count = (name: string, raw: string, min: number): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      throw new UsageError(`--${name}: "${raw}" is not valid (allowed: an integer >= ${min})`);
+    }
+    return n;
+  };
+  const positive = (name: string, raw: string): number => {
+    const n = Number(raw);
+    if (!(n > 0)) throw new UsageError(`--${name}: "${raw}" is not valid (allowed: a number > 0)`);
+    return n;
+  };
+  const models = values.models.split(',').map((key) => {
+    const id = MODELS[key.trim() as keyof typeof MODELS];
+    if (!id) {
+      throw new UsageError(
+        `--models: "${key}" is not known (allowed: ${Object.keys(MODELS).join(', ')})`,
+      );
+    }
+    return id;
+  });
+  return {
+    replies: count('replies', values.replies, 0),
+    starts: count('starts', values.starts, 0),
+    replyMs: positive('reply-ms', values['reply-ms']),
+    paceFactor: positive('pace', values.pace),
+    chunkMs: positive('chunk-ms', values['chunk-ms']),
+    models,
+    json: values.json,
+  };
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+interface StartupReport {
+  model: ModelId;
+  overhead: Summary;
+  total: Summary;
+  /** p50 of each phase, ms from just before createCallSession. */
+  phasesP50: Record<keyof StartSample, number>;
+  /** Every start, in run order (the first of the process is the cold one). */
+  samples: StartSample[];
+}
+
+function startupReport(result: StartupResult): StartupReport {
+  const keys = Object.keys(result.samples[0] ?? {}) as (keyof StartSample)[];
+  const phasesP50 = Object.fromEntries(
+    keys.map((k) => [k, summarize(result.samples.map((s) => s[k])).p50]),
+  ) as Record<keyof StartSample, number>;
+  return {
+    model: result.model,
+    overhead: summarize(result.samples.map((s) => s.overhead)),
+    total: summarize(result.samples.map((s) => s.firstFrame)),
+    phasesP50,
+    samples: result.samples,
+  };
+}
+
+interface ForwardingReport {
+  model: ModelId;
+  replies: number;
+  latency: Summary;
+  /** The first chunk of each reply (also waits for the framework to set up the generation). */
+  firstChunk: Summary;
+  /** generateReply() -> first frame at the output, per reply (includes the fake's turn). */
+  replyToFirstFrame: Summary;
+  /** Chunks slower than `spikeMs`, and how many of them overlapped a GC pause. */
+  spikeMs: number;
+  spikes: number;
+  spikesDuringGc: number;
+  /** The slowest chunks, slowest first. */
+  worst: Spike[];
+}
+
+function forwardingReport(result: ForwardingResult): ForwardingReport {
+  return {
+    model: result.model,
+    replies: result.replies,
+    latency: summarize(result.latenciesMs),
+    firstChunk: summarize(result.firstChunkMs),
+    replyToFirstFrame: summarize(result.firstFrameMs),
+    spikeMs: SPIKE_MS,
+    spikes: result.spikes.length,
+    spikesDuringGc: result.spikes.filter((s) => s.gcMs > 0).length,
+    worst: [...result.spikes].sort((a, b) => b.ms - a.ms).slice(0, 5),
+  };
+}
+
+/** A start's phases as `name=time`, in the order they happen. */
+function phases(p: StartSample): string {
+  return [
+    `created=${ms(p.created)}`,
+    `started=${ms(p.started)}`,
+    `setup#1@fake=${ms(p.firstSetupReceived)}`,
+    `setup@fake=${ms(p.setupReceived)}`,
+    `setupComplete=${ms(p.setupComplete)}`,
+    `request@fake=${ms(p.requestReceived)}`,
+    `audio@fake=${ms(p.firstAudioSent)}`,
+    `frame=${ms(p.firstFrame)}`,
+    `sockets=${p.connections}`,
+  ].join(' ');
+}
+
+function verdict(ok: boolean): string {
+  return ok ? 'ok' : 'MISSED';
+}
+
+function printTable(
+  args: BenchArgs,
+  forwarding: ForwardingReport[],
+  startup: StartupReport[],
+): void {
+  const m = machine();
+  const lines = [
+    `machine    ${m.cpu} x${m.cores}, node ${m.node}, ${m.platform}`,
+    `fake       chunk=${args.chunkMs}ms pace=${args.paceFactor}x reply=${args.replyMs}ms`,
+  ];
+  const width = Math.max(...Object.values(MODELS).map((id) => id.length));
+  for (const f of forwarding) {
+    const l = f.latency;
+    const ok = l.p99 <= TARGETS.forwardingP99Ms;
+    lines.push(
+      `forwarding ${f.model.padEnd(width)}  n=${l.n}  p50=${ms(l.p50)} p90=${ms(l.p90)} p99=${ms(l.p99)} max=${ms(l.max)}  (target p99<=${TARGETS.forwardingP99Ms}ms: ${verdict(ok)})`,
+    );
+    const worst = f.worst[0];
+    const where = worst
+      ? ` worst=${ms(worst.ms)} at reply ${worst.reply} chunk ${worst.chunk}`
+      : '';
+    lines.push(
+      `           ${''.padEnd(width)}  first chunk of a reply p50=${ms(f.firstChunk.p50)} max=${ms(f.firstChunk.max)}  >${f.spikeMs}ms: ${f.spikes} (${f.spikesDuringGc} overlapping GC)${where}`,
+    );
+  }
+  for (const s of startup) {
+    const o = s.overhead;
+    const t = s.total;
+    const ok = o.p50 <= TARGETS.startOverheadMs;
+    lines.push(
+      `start      ${s.model.padEnd(width)}  n=${o.n}  overhead p50=${ms(o.p50)} p99=${ms(o.p99)} max=${ms(o.max)}  total p50=${ms(t.p50)} p99=${ms(t.p99)} max=${ms(t.max)}  (target overhead<=${TARGETS.startOverheadMs}ms at p50: ${verdict(ok)})`,
+    );
+    const pad = `           ${''.padEnd(width)}  `;
+    // Job processes are one-shot, so a worker's every call starts cold, like this first start.
+    const cold = s === startup[0];
+    const first = cold
+      ? `cold, first in the process: overhead=${ms(o.first)} (target<=${TARGETS.startOverheadMs}ms: ${verdict(o.first <= TARGETS.startOverheadMs)})`
+      : `first of this model: overhead=${ms(o.first)}`;
+    lines.push(`${pad}first start, ${first} total=${ms(t.first)}  ${phases(s.samples[0]!)}`);
+    lines.push(`${pad}p50 from job start: ${phases(s.phasesP50)}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  // Never reach a real Gemini or flip to Vertex from the developer's shell.
+  process.env.GOOGLE_GENAI_USE_VERTEXAI = '';
+  process.env.GOOGLE_GENAI_USE_ENTERPRISE = '';
+  initializeLogger({ pretty: false, level: 'error' });
+
+  // Starts first, so the first start is the process's cold one (as a fresh job process is).
+  const startup: StartupReport[] = [];
+  if (args.starts > 0) {
+    const fake = await startupFake(300);
+    try {
+      for (const model of args.models) {
+        startup.push(startupReport(await benchStartup(fake, { model, starts: args.starts })));
+      }
+    } finally {
+      await fake.close();
+    }
+  }
+  const forwarding: ForwardingReport[] = [];
+  if (args.replies > 0) {
+    for (const model of args.models) {
+      const result = await benchForwarding({
+        model,
+        replies: args.replies,
+        replyMs: args.replyMs,
+        paceFactor: args.paceFactor,
+        chunkMs: args.chunkMs,
+      });
+      forwarding.push(forwardingReport(result));
+    }
+  }
+
+  if (args.json) {
+    const json = { machine: machine(), args, targets: TARGETS, forwarding, startup };
+    // Microsecond resolution is all the clocks give.
+    const round = (_key: string, v: unknown) =>
+      typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
+    process.stdout.write(JSON.stringify(json, round, 2) + '\n');
+  } else {
+    printTable(args, forwarding, startup);
+  }
+}
+
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+// A stray error from the framework or the fake ends the run with one line, like any failure.
+const fail = (error: unknown) => {
+  process.stderr.write(`bench failed: ${oneLine(error)}\n`);
+  process.exit(1);
+};
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    if (error instanceof UsageError && !error.message) {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`bench: ${oneLine(error)} (${USAGE})\n`);
+      process.exit(1);
+    }
+    fail(error);
+  },
+);
