@@ -365,7 +365,7 @@ describe('secrets', () => {
       thinkingLevel: undefined,
       thinkingBudget: undefined,
       contextId: 'default',
-      avatarId: 'default',
+      avatar: 'default 512x512@30',
       turnDetection: 'livekit',
       agentName: 'gemini-avatar',
       backend: 'gemini',
