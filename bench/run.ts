@@ -1,12 +1,15 @@
 /**
- * `npm run bench [-- --replies N --starts N --json]`: forwarding latency and session start
- * overhead against the in-process fake Gemini Live server, through the real plugin and
- * AgentSession. Prints numbers and targets; asserts nothing. Exit 0 when done, 1 (one line) when a
- * run failed.
+ * `npm run bench [-- --replies N --starts N --suite gemini,avatar --long --json]`:
+ * - gemini: forwarding latency and session start overhead against the in-process fake Gemini Live
+ *   server, through the real plugin and AgentSession;
+ * - avatar: lip-sync and per-frame cost, and the A/V offset through a real AudioSource (10 minutes
+ *   with --long).
+ * Prints numbers and targets; asserts nothing. Exit 0 when done, 1 (one line) when a run failed.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { initializeLogger } from '@livekit/agents';
+import { type AvatarReport, avatarLines, runAvatarBench } from './avatar.ts';
 import { MODELS, type ModelId } from './bench_call.ts';
 import { type ForwardingResult, SPIKE_MS, type Spike, benchForwarding } from './forwarding.ts';
 import { type StartSample, type StartupResult, benchStartup, startupFake } from './startup.ts';
@@ -15,7 +18,10 @@ import { type Summary, ms, summarize } from './stats.ts';
 export const TARGETS = { forwardingP99Ms: 5, startOverheadMs: 50 } as const;
 
 const USAGE =
-  'usage: npm run bench -- [--replies N] [--starts N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--json]';
+  'usage: npm run bench -- [--suite gemini,avatar] [--long] [--replies N] [--starts N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--json]';
+
+const SUITES = ['gemini', 'avatar'] as const;
+type Suite = (typeof SUITES)[number];
 
 interface BenchArgs {
   replies: number;
@@ -25,6 +31,8 @@ interface BenchArgs {
   chunkMs: number;
   models: ModelId[];
   json: boolean;
+  suites: Suite[];
+  long: boolean;
 }
 
 class UsageError extends Error {}
@@ -42,6 +50,8 @@ function parseBenchArgs(argv: string[]): BenchArgs {
         'chunk-ms': { type: 'string', default: '40' },
         models: { type: 'string', default: Object.keys(MODELS).join(',') },
         json: { type: 'boolean', default: false },
+        suite: { type: 'string', default: SUITES.join(',') },
+        long: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -79,6 +89,14 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     chunkMs: positive('chunk-ms', values['chunk-ms']),
     models,
     json: values.json,
+    suites: values.suite.split(',').map((name) => {
+      const suite = name.trim() as Suite;
+      if (!SUITES.includes(suite)) {
+        throw new UsageError(`--suite: "${name}" is not known (allowed: ${SUITES.join(', ')})`);
+      }
+      return suite;
+    }),
+    long: values.long,
   };
 }
 
@@ -169,6 +187,7 @@ function printTable(
   args: BenchArgs,
   forwarding: ForwardingReport[],
   startup: StartupReport[],
+  avatar: AvatarReport | undefined,
 ): void {
   const m = machine();
   const lines = [
@@ -206,6 +225,7 @@ function printTable(
     lines.push(`${pad}first start, ${first} total=${ms(t.first)}  ${phases(s.samples[0]!)}`);
     lines.push(`${pad}p50 from job start: ${phases(s.phasesP50)}`);
   }
+  if (avatar) lines.push(...avatarLines(avatar));
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -217,8 +237,9 @@ async function main(): Promise<void> {
   initializeLogger({ pretty: false, level: 'error' });
 
   // Starts first, so the first start is the process's cold one (as a fresh job process is).
+  const gemini = args.suites.includes('gemini');
   const startup: StartupReport[] = [];
-  if (args.starts > 0) {
+  if (gemini && args.starts > 0) {
     const fake = await startupFake(300);
     try {
       for (const model of args.models) {
@@ -229,7 +250,7 @@ async function main(): Promise<void> {
     }
   }
   const forwarding: ForwardingReport[] = [];
-  if (args.replies > 0) {
+  if (gemini && args.replies > 0) {
     for (const model of args.models) {
       const result = await benchForwarding({
         model,
@@ -242,14 +263,18 @@ async function main(): Promise<void> {
     }
   }
 
+  const avatar = args.suites.includes('avatar')
+    ? await runAvatarBench({ long: args.long })
+    : undefined;
+
   if (args.json) {
-    const json = { machine: machine(), args, targets: TARGETS, forwarding, startup };
+    const json = { machine: machine(), args, targets: TARGETS, forwarding, startup, avatar };
     // Microsecond resolution is all the clocks give.
     const round = (_key: string, v: unknown) =>
       typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
     process.stdout.write(JSON.stringify(json, round, 2) + '\n');
   } else {
-    printTable(args, forwarding, startup);
+    printTable(args, forwarding, startup, avatar);
   }
 }
 

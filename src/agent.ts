@@ -21,12 +21,21 @@ import { resolveInstructions } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Settings, loadSettings } from './config/settings.ts';
+import { avatarPublisherFor, checkAvatar } from './avatar/from_settings.ts';
+import { preloadAvatar } from './avatar/publisher.ts';
 import { createCallSession } from './session.ts';
 
 /** Settings for one job, or undefined (logged) when its dispatch cannot run. */
 function settingsForJob(ctx: JobContext): { settings: Settings; instructions: string } | undefined {
   try {
     const settings = applyDispatchMetadata(loadSettings(), ctx.job.metadata);
+    checkAvatar(settings);
+    if (settings.droppedDefaults?.length) {
+      log().warn(
+        { jobId: ctx.job.id, dropped: settings.droppedDefaults, model: settings.capabilities.id },
+        'worker defaults the dispatched model cannot take were left out',
+      );
+    }
     return { settings, instructions: resolveInstructions(settings) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
@@ -40,10 +49,17 @@ function settingsForJob(ctx: JobContext): { settings: Settings; instructions: st
 
 export default defineAgent({
   prewarm: async (proc: JobProcess) => {
-    // Only the LiveKit turn-detection mode needs a local VAD; load it once per process.
-    if (process.env.TURN_DETECTION?.trim().toLowerCase() === 'livekit') {
-      proc.userData.vad = await silero.VAD.load();
+    // Job processes are used once: work done here is work the caller does not wait for.
+    const settings = loadSettings();
+    if (settings.turnDetection === 'livekit') proc.userData.vad = await silero.VAD.load();
+    if (settings.avatar.enabled) {
+      const { width, height, dir } = settings.avatar;
+      await preloadAvatar({ avatar: settings.call.avatarId, avatarsDir: dir, width, height }).catch(
+        (error) => log().warn({ error }, 'could not pre-render the avatar; each call will'),
+      );
     }
+    // The Gemini SDK's first connect loads Node's fetch stack (undici): ~10 ms of a cold start.
+    new Headers();
   },
   entry: async (ctx: JobContext) => {
     const job = settingsForJob(ctx);
@@ -51,13 +67,18 @@ export default defineAgent({
       ctx.shutdown('dispatch refused: invalid metadata');
       return;
     }
+    const avatar = avatarPublisherFor(job.settings);
     const call = await createCallSession({
       ...job,
       ...(ctx.proc.userData.vad ? { vad: ctx.proc.userData.vad as VAD } : {}),
+      ...(avatar ? { outputCanPause: false } : {}),
     });
     ctx.addShutdownCallback(async () => {
       call.usage.logSummary({ jobId: ctx.job.id, room: ctx.room.name, model: call.model.model });
+      await avatar?.close();
     });
+    // Like LiveKit's avatar plugins: attach before session.start(), which then keeps our sink.
+    await avatar?.start(call.session, ctx.room);
     await call.session.start({ agent: call.agent, room: ctx.room });
     await ctx.connect();
     await call.greet();
@@ -79,7 +100,9 @@ function isMainModule(): boolean {
 /** Check the environment before the worker registers; exit 1 with what is missing. */
 function checkedWorkerSettings(): Settings | undefined {
   try {
-    return loadSettings();
+    const settings = loadSettings();
+    checkAvatar(settings);
+    return settings;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const lines = error.problems.map((p) => `  - ${p}`).join('\n');

@@ -3,30 +3,42 @@
  *
  *   npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>]
  *                      [--metadata <json>|@<file>] [--no-greeting] [--timeout <s>]
+ *                      [--video <file.y4m> [--avatar <id|dir>]]
  *
  * Reads the same environment as the worker (GOOGLE_GEMINI_BASE_URL included) and builds the call
  * with the same session builder. The greeting plays first; then the input WAV is the user's
  * microphone in real time, every sample of it reaching the model, then silence as a live
  * microphone would send, until the agent has answered and is listening again.
  *
+ * With --video, the speaker is the avatar publisher's sink (no room): the same sink, AudioSource
+ * pacing and lip sync as in a room. The avatar's frames go to the .y4m file, and --output then holds
+ * the audio as a room would have heard it: one continuous timeline, silence included, starting
+ * with the first video frame, so the two files play in sync (mux them with ffmpeg).
+ *
  * Exit codes: 0 done, 1 bad settings or metadata, 2 bad arguments, 3 timed out, 4 call failed.
  */
 import './load_env.ts';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initializeLogger, voice } from '@livekit/agents';
+import { AvRecorder } from './avatar/av_recorder.ts';
+import { AvatarError, resolveAvatar } from './avatar/avatar_source.ts';
+import { AvatarPublisher } from './avatar/publisher.ts';
+import { Y4mWriter } from './avatar/y4m_writer.ts';
+import { fieldName } from './config/call_options.ts';
 import { resolveInstructions } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
-import { loadSettings } from './config/settings.ts';
+import { type Settings, loadSettings } from './config/settings.ts';
 import { type WavAudio, WavWriter, readWav, resampleTo, toMono } from './audio/wav.ts';
 import { type CallEvent, errorMessage } from './console/call_events.ts';
-import { MIC_RATE, OfflineCall, SPEAKER_RATE } from './console/offline_call.ts';
+import { MIC_RATE, OfflineCall, SPEAKER_RATE, type Speaker } from './console/offline_call.ts';
 import { createCallSession } from './session.ts';
 
 const USAGE =
   'usage: npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>] ' +
-  '[--metadata <json>|@<file>] [--no-greeting] [--timeout <s>]';
+  '[--metadata <json>|@<file>] [--no-greeting] [--timeout <s>] [--video <file.y4m> [--avatar <id|dir>]]';
 
 export const EXIT = { ok: 0, config: 1, usage: 2, timeout: 3, failed: 4 } as const;
 
@@ -40,6 +52,8 @@ interface ConsoleArgs {
   greeting: boolean;
   timeoutS?: number;
   settleMs: number;
+  video?: string;
+  avatar?: string;
 }
 
 function parseConsoleArgs(argv: string[]): ConsoleArgs {
@@ -55,6 +69,8 @@ function parseConsoleArgs(argv: string[]): ConsoleArgs {
         'no-greeting': { type: 'boolean', default: false },
         timeout: { type: 'string' },
         settle: { type: 'string' },
+        video: { type: 'string' },
+        avatar: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -71,6 +87,12 @@ function parseConsoleArgs(argv: string[]): ConsoleArgs {
   const settleMs = values.settle === undefined ? 2500 : Number(values.settle);
   if (!(settleMs >= 0))
     throw new UsageError(`--settle: "${values.settle}" is not valid (allowed: ms >= 0)`);
+  if (values.video !== undefined) checkVideoPath(values.video);
+  if (values.avatar !== undefined && values.video === undefined) {
+    throw new UsageError(
+      `--avatar: "${values.avatar}" is not valid without --video (allowed: with --video)`,
+    );
+  }
   return {
     input: values.input,
     ...(values.output ? { output: values.output } : {}),
@@ -79,7 +101,81 @@ function parseConsoleArgs(argv: string[]): ConsoleArgs {
     greeting: !values['no-greeting'],
     ...(timeoutS ? { timeoutS } : {}),
     settleMs,
+    ...(values.video ? { video: values.video } : {}),
+    ...(values.avatar ? { avatar: values.avatar } : {}),
   };
+}
+
+function checkVideoPath(file: string): void {
+  if (path.extname(file).toLowerCase() !== '.y4m') {
+    throw new UsageError(`--video: "${file}" is not valid (allowed: a file ending in .y4m)`);
+  }
+  const dir = path.dirname(path.resolve(file));
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // missing: said below
+  }
+  if (!isDir) throw new UsageError(`--video: "${file}": folder ${dir} does not exist`);
+}
+
+/** The avatar to draw: --avatar, else the settings' avatar id; checked before the call starts. */
+function chooseAvatar(args: ConsoleArgs, settings: Settings): string {
+  const avatar = args.avatar ?? settings.call.avatarId;
+  try {
+    resolveAvatar(avatar, settings.avatar.dir);
+  } catch (error) {
+    if (!(error instanceof AvatarError)) throw error;
+    if (args.avatar !== undefined) throw new UsageError(`--avatar: ${error.message}`);
+    throw new ConfigError(`${fieldName('avatarId', settings.origins)}: ${error.message}`);
+  }
+  return avatar;
+}
+
+interface VideoRecording {
+  speaker: Speaker;
+  close(): Promise<void>;
+}
+
+/**
+ * The avatar publisher with no room, recorded: its sink is the call's speaker, its frames and the
+ * audio leaving its AudioSource go to the .y4m and the --output WAV as one timeline.
+ */
+async function startVideo(
+  file: string,
+  output: string | undefined,
+  avatar: string,
+  settings: Settings,
+): Promise<VideoRecording> {
+  const { width, height, fps, dir } = settings.avatar;
+  const video = new Y4mWriter(file, { width, height, fps });
+  const audio = output ? new WavWriter(output, SPEAKER_RATE, 1) : undefined;
+  const recorder = new AvRecorder({
+    fps,
+    video,
+    sampleRate: SPEAKER_RATE,
+    ...(audio ? { audio } : {}),
+  });
+  const publisher = new AvatarPublisher({
+    avatar,
+    avatarsDir: dir,
+    width,
+    height,
+    fps,
+    audioTap: recorder.tap,
+    onFrame: (frame) => recorder.onFrame(frame),
+  });
+  const close = async () => {
+    await publisher.close();
+    await recorder.close();
+  };
+  try {
+    return { speaker: await publisher.prepare(), close };
+  } catch (error) {
+    await close().catch(() => {});
+    throw error;
+  }
 }
 
 /** `--metadata` is JSON text, or `@path` to a file holding it. */
@@ -125,16 +221,26 @@ export async function runConsole(argv: string[]): Promise<number> {
   const speech = readInput(args.input);
   const settings = applyDispatchMetadata(loadSettings(), readMetadata(args.metadata));
   const instructions = resolveInstructions(settings);
+  const avatar = args.video ? chooseAvatar(args, settings) : undefined;
 
-  const writer = args.output ? new WavWriter(args.output, SPEAKER_RATE, 1) : undefined;
+  // With --video the recorder writes --output (the whole timeline); else the speaker's audio.
+  const writer =
+    args.output && !args.video ? new WavWriter(args.output, SPEAKER_RATE, 1) : undefined;
   const call = await createCallSession({
     settings,
     instructions,
     echoFree: true,
     outputCanPause: false,
   });
-  const offline = await OfflineCall.start(call, {
-    onAgentAudio: (samples) => writer?.write(samples),
+  const video =
+    args.video && avatar ? await startVideo(args.video, args.output, avatar, settings) : undefined;
+  const offline = await OfflineCall.start(
+    call,
+    video ? { speaker: video.speaker } : { onAgentAudio: (samples) => writer?.write(samples) },
+  ).catch(async (error: unknown) => {
+    // Finish the files the avatar already started, so what was recorded stays readable.
+    await video?.close().catch(() => {});
+    throw error;
   });
   const inputMs = (speech.samples.length / MIC_RATE) * 1000;
   const deadline = Date.now() + (args.timeoutS ?? inputMs / 1000 + 60) * 1000;
@@ -164,6 +270,7 @@ export async function runConsole(argv: string[]): Promise<number> {
     offline.events.add('usage', { ...call.usage.summary() });
     await offline.close();
     await writer?.close();
+    await video?.close();
     if (args.transcript) {
       writeFileSync(
         args.transcript,

@@ -23,6 +23,7 @@ import {
   SpeechDetector,
 } from './support/fake_gemini.ts';
 import { FIXTURES, speechFixture } from './support/call_harness.ts';
+import { readY4m } from './support/y4m.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CONSOLE = path.join(REPO, 'src', 'console.ts');
@@ -461,6 +462,46 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
       for (const text of [run.stdout, run.stderr, readFileSync(transcript, 'utf8')]) {
         expect(text).not.toContain(canary);
       }
+    });
+  });
+
+  describe('--video', () => {
+    it('plays through the avatar sink: a y4m and one WAV timeline, silence included, in sync', async () => {
+      const fake = await startFake();
+      const dir = runDir();
+      const output = path.join(dir, 'agent.wav');
+      const video = path.join(dir, 'agent.y4m');
+      const run = await runConsole(
+        [
+          '--input',
+          HELLO,
+          '--output',
+          output,
+          '--video',
+          video,
+          '--no-greeting',
+          '--settle',
+          '300',
+        ],
+        { GOOGLE_API_KEY: 'test', GOOGLE_GEMINI_BASE_URL: fake.baseUrl },
+        { cwd: dir },
+      );
+
+      expectExit(run, 0);
+      expect(run.stderr).toBe('');
+      const y4m = readY4m(video);
+      const wav = readWav(output);
+      expect(wav).toMatchObject({ sampleRate: SPEAKER_RATE, channels: 1 });
+      // The two files cover the same time, to within one video frame.
+      const videoS = y4m.frames.length / y4m.fps;
+      expect(Math.abs(wav.samples.length / SPEAKER_RATE - videoS)).toBeLessThanOrEqual(1 / y4m.fps);
+      // Longer than the reply: the user's input and the pauses are there as silence...
+      const answer = sentReplyAudio(fake);
+      expect(answer.length).toBe((ANSWER.audioMs / 1000) * SPEAKER_RATE);
+      expect(wav.samples.length).toBeGreaterThan(answer.length + (2374 / 1000) * SPEAKER_RATE);
+      // ...and the whole reply is in it once, after the user spoke, as it left the avatar's source.
+      const at = indexOfRun(wav.samples, answer);
+      expect(at).toBeGreaterThanOrEqual((2374 / 1000) * SPEAKER_RATE);
     });
   });
 

@@ -75,6 +75,8 @@ export class VirtualSpeaker extends voice.AudioOutput {
   override clearBuffer(): void {
     const seg = this.#segment;
     if (!seg) return;
+    // Close the open segment too, so the next frame starts a new one with its own events.
+    super.flush();
     this.#finish(seg, this.#playedSamples(seg, this.#now()), true);
   }
 

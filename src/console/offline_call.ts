@@ -1,8 +1,10 @@
 /**
  * A call with no LiveKit room: the session's microphone is a PacedAudioInput and its speaker a
  * VirtualSpeaker, both real time. Used by the console and by the end-to-end tests, so both drive
- * the agent exactly as a room would (the same session builder, the same realtime model).
+ * the agent exactly as a room would (the same session builder, the same realtime model). The
+ * console's --video passes the avatar's sink as the speaker instead.
  */
+import type { voice } from '@livekit/agents';
 import type { CallSession } from '../session.ts';
 import { PacedAudioInput } from '../audio/paced_input.ts';
 import { VirtualSpeaker } from '../audio/virtual_speaker.ts';
@@ -12,9 +14,14 @@ import { CallEventLog } from './call_events.ts';
 export const MIC_RATE = 16_000;
 export const SPEAKER_RATE = 24_000;
 
+/** An AudioOutput that plays in real time and can be stopped (VirtualSpeaker, the avatar sink). */
+export type Speaker = voice.AudioOutput & { close(): void };
+
 export interface OfflineCallOptions {
-  /** Gets each played stretch of agent audio (24 kHz mono), in order. */
+  /** Gets each played stretch of agent audio (24 kHz mono), in order (the VirtualSpeaker only). */
   onAgentAudio?: (samples: Int16Array, info: { interrupted: boolean }) => void;
+  /** The speaker to use instead of a VirtualSpeaker (e.g. the avatar's sink); closed by close(). */
+  speaker?: Speaker;
 }
 
 export interface AnswerOptions {
@@ -30,16 +37,23 @@ export interface AnswerOptions {
 export class OfflineCall {
   readonly call: CallSession;
   readonly mic: PacedAudioInput;
-  readonly speaker: VirtualSpeaker;
+  readonly speaker: Speaker;
   readonly events: CallEventLog;
 
   private constructor(call: CallSession, options: OfflineCallOptions) {
     this.call = call;
     this.mic = new PacedAudioInput({ sampleRate: MIC_RATE });
-    this.speaker = new VirtualSpeaker({
-      sampleRate: SPEAKER_RATE,
-      ...(options.onAgentAudio ? { onPlayed: options.onAgentAudio } : {}),
-    });
+    if (options.speaker && options.onAgentAudio) {
+      throw new Error(
+        'OfflineCall: onAgentAudio is not valid with speaker (allowed: one; record your speaker yourself)',
+      );
+    }
+    this.speaker =
+      options.speaker ??
+      new VirtualSpeaker({
+        sampleRate: SPEAKER_RATE,
+        ...(options.onAgentAudio ? { onPlayed: options.onAgentAudio } : {}),
+      });
     this.events = new CallEventLog(call.session);
   }
 

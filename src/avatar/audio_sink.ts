@@ -1,0 +1,201 @@
+/**
+ * The avatar's audio sink: the session's AudioOutput. Agent audio goes into an rtc-node
+ * AudioSource (the room's audio track, paced in real time by the SDK) and, at the same moment,
+ * into the lip-sync analyzer, which therefore sees each sample before it plays (look-ahead).
+ *
+ * The sink keeps one continuous audio timeline, in samples: `pushed` counts what entered the
+ * source, and what has left it (played) is `pushed - queued`, from the source's own queue
+ * estimate. Audio is the master clock: the video pacer asks `playedMs` for every frame.
+ *
+ * Playout contract (the framework's AudioOutput): playback started when a segment's first frame
+ * starts to play; exactly one playback-finished per segment, in order, with the position really
+ * played; clearBuffer() drops all queued audio at once and reports `interrupted: true`.
+ */
+import { AudioFrame } from '@livekit/rtc-node';
+import { log, voice } from '@livekit/agents';
+import { monoSamples } from '../audio/frames.ts';
+
+/** What the sink needs of an rtc-node AudioSource (the real one in rooms, tests and preview). */
+export interface PcmSource {
+  captureFrame(frame: AudioFrame): Promise<void>;
+  clearQueue(): void;
+  /** Milliseconds captured but not yet played. */
+  readonly queuedDuration: number;
+}
+
+/** Gets every pushed sample in timeline order, and the position to cut back to on interruption. */
+export interface AudioTap {
+  push(samples: Int16Array): void;
+  truncate(positionMs: number): void;
+}
+
+export interface AvatarAudioSinkOptions {
+  source: PcmSource;
+  sampleRate?: number;
+  tap?: AudioTap;
+  /** Largest piece handed to the source, so little can slip out after an interruption. */
+  maxFrameMs?: number;
+}
+
+interface Segment {
+  start: number;
+  end: number;
+  flushed: boolean;
+  started: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+export class AvatarAudioSink extends voice.AudioOutput {
+  readonly rate: number;
+  readonly #source: PcmSource;
+  readonly #tap?: AudioTap;
+  readonly #maxFrameSamples: number;
+  readonly #logger = log();
+  /** Segments not yet reported finished, oldest first; the last may still be capturing. */
+  readonly #segments: Segment[] = [];
+  #pushed = 0;
+  /** Bumped by clearBuffer(), so a capture that was waiting for room does not count as new audio. */
+  #epoch = 0;
+  #closed = false;
+  /**
+   * The source capture in flight, if any. The native source holds one capture at a time: one
+   * abandoned by clearBuffer() stays pending there until its next 10 ms tick, and a capture
+   * handed over meanwhile fails ("failed to capture frame").
+   */
+  #inFlight?: Promise<void>;
+
+  constructor({ source, sampleRate = 24_000, tap, maxFrameMs = 20 }: AvatarAudioSinkOptions) {
+    super(sampleRate);
+    this.rate = sampleRate;
+    this.#source = source;
+    this.#tap = tap;
+    this.#maxFrameSamples = Math.round((sampleRate * maxFrameMs) / 1000);
+  }
+
+  /** Samples that have left the source (the continuous timeline position). */
+  get playedSamples(): number {
+    const queued = Math.round((this.#source.queuedDuration * this.rate) / 1000);
+    return Math.max(0, this.#pushed - queued);
+  }
+
+  get playedMs(): number {
+    return (this.playedSamples * 1000) / this.rate;
+  }
+
+  /** Audio is queued or playing right now. */
+  get speaking(): boolean {
+    return this.#segments.some((s) => s.started && this.playedSamples < s.end);
+  }
+
+  override async captureFrame(frame: AudioFrame): Promise<void> {
+    // After close() a frame is ignored, and not counted as a segment that nothing would finish.
+    if (this.#closed) return;
+    await super.captureFrame(frame);
+    if (this.#closed) return;
+    const samples = monoSamples(frame);
+    let segment = this.#segments.at(-1);
+    if (!segment || segment.flushed) {
+      segment = { start: this.#pushed, end: this.#pushed, flushed: false, started: false };
+      this.#segments.push(segment);
+    }
+    this.#announceStart(segment);
+    for (let offset = 0; offset < samples.length; offset += this.#maxFrameSamples) {
+      const epoch = this.#epoch;
+      if (this.#inFlight) {
+        // The source takes one capture at a time; one cut short by clearBuffer() may still hold it.
+        await this.#inFlight;
+        if (epoch !== this.#epoch || this.#closed) return;
+      }
+      const piece = samples.slice(offset, offset + this.#maxFrameSamples);
+      this.#tap?.push(piece);
+      this.#pushed += piece.length;
+      segment.end = this.#pushed;
+      const capture = this.#source.captureFrame(new AudioFrame(piece, this.rate, 1, piece.length));
+      const settled: Promise<void> = capture
+        .then(
+          () => {},
+          () => {},
+        )
+        .then(() => {
+          // The source queues a piece asynchronously, after this call: a clearBuffer() in between
+          // missed it, and it would play after the interruption. Drop it now, before any newer
+          // audio is handed over (newer captures wait for this).
+          if (epoch !== this.#epoch && !this.#closed) this.#clearSource();
+          if (this.#inFlight === settled) this.#inFlight = undefined;
+        });
+      this.#inFlight = settled;
+      await capture;
+      if (epoch !== this.#epoch || this.#closed) return;
+    }
+  }
+
+  override flush(): void {
+    super.flush();
+    const segment = this.#segments.at(-1);
+    if (!segment || segment.flushed) return;
+    segment.flushed = true;
+    this.#finishWhenPlayed(segment);
+  }
+
+  override clearBuffer(): void {
+    if (this.#segments.length === 0) return;
+    // Close the open segment too (as the room's ParticipantAudioOutput does), so the next frame
+    // starts a new one that gets its own playback events.
+    super.flush();
+    this.#epoch += 1;
+    const played = this.playedSamples;
+    this.#source.clearQueue();
+    this.#pushed = played;
+    this.#tap?.truncate((played * 1000) / this.rate);
+    for (const segment of this.#segments.splice(0)) {
+      clearTimeout(segment.timer);
+      const position = Math.min(Math.max(played - segment.start, 0), segment.end - segment.start);
+      this.#finish(position, true);
+    }
+  }
+
+  #clearSource(): void {
+    try {
+      this.#source.clearQueue();
+    } catch (error) {
+      this.#logger.error({ error }, 'avatar audio: clearing the source failed');
+    }
+  }
+
+  /** Stop: anything still open ends as interrupted, so nobody waits on it. */
+  close(): void {
+    this.clearBuffer();
+    this.#closed = true;
+  }
+
+  #announceStart(segment: Segment): void {
+    if (segment.started) return;
+    segment.started = true;
+    // Audio already queued ahead of this segment plays first.
+    const delay = Math.max(0, ((segment.start - this.playedSamples) * 1000) / this.rate);
+    if (delay < 1) {
+      this.onPlaybackStarted(Date.now());
+      return;
+    }
+    setTimeout(() => {
+      if (this.#segments.includes(segment)) this.onPlaybackStarted(Date.now());
+    }, delay).unref();
+  }
+
+  #finishWhenPlayed(segment: Segment): void {
+    const remainingMs = ((segment.end - this.playedSamples) * 1000) / this.rate;
+    if (remainingMs <= 0 && this.#segments[0] === segment) {
+      this.#segments.shift();
+      this.#finish(segment.end - segment.start, false);
+      return;
+    }
+    // Re-check at the expected end; the queue estimate has millisecond resolution.
+    segment.timer = setTimeout(() => this.#finishWhenPlayed(segment), Math.max(1, remainingMs));
+  }
+
+  #finish(samples: number, interrupted: boolean): void {
+    const playbackPosition = samples / this.rate;
+    this.#logger.debug({ playbackPosition, interrupted }, 'avatar segment finished');
+    this.onPlaybackFinished({ playbackPosition, interrupted });
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * Avatar preview: a WAV in, the avatar saying it out, with no LiveKit server and no model.
+ *
+ *   npm run avatar:preview -- --input <wav> --output <file.y4m|.mp4|.webm> [--trace <jsonl>]
+ *                             [--avatar <id|dir>] [--size WxH] [--fps N]
+ *
+ * The WAV (any rate or channels, made 24 kHz mono) goes into the publisher's sink exactly as the
+ * framework's audio would: 20 ms AudioFrames through `captureFrame`, each awaited (the real
+ * AudioSource paces them in real time), then `flush()` and `waitForPlayout()`, with ~0.5 s of
+ * idle video before and after. AvRecorder records what a room would have received.
+ *
+ * `.y4m` needs no external tool; its audio goes next to it (`<name>.wav`), since y4m holds none.
+ * `.mp4` (H.264/AAC) and `.webm` (VP9/Opus) need ffmpeg on PATH: y4m is piped into it while the
+ * preview runs, then muxed with the recorded audio (a temp WAV). `--trace` writes one JSON line
+ * per video frame: `{ "frame", "t_ms", "audio_ms", "open", "viseme" }`.
+ *
+ * Exit codes: 0 done, 2 bad arguments, 4 failed.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import type { WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { initializeLogger } from '@livekit/agents';
+import { type WavAudio, WavWriter, frames, readWav, resampleTo, toMono } from '../audio/wav.ts';
+import { DEFAULT_AVATARS_DIR } from '../config/settings.ts';
+import { AvRecorder, type RecordedFrame } from './av_recorder.ts';
+import { AvatarError, resolveAvatar } from './avatar_source.ts';
+import { AVATAR_SAMPLE_RATE, AvatarPublisher } from './publisher.ts';
+import { Y4mWriter } from './y4m_writer.ts';
+
+const USAGE =
+  'usage: npm run avatar:preview -- --input <wav> --output <file.y4m|.mp4|.webm> ' +
+  '[--trace <jsonl>] [--avatar <id|dir>] [--size WxH] [--fps N]';
+
+export const EXIT = { ok: 0, usage: 2, failed: 4 } as const;
+
+/** Idle video before and after the speech. */
+const IDLE_MS = 500;
+/** What the framework hands an AudioOutput: 20 ms frames. */
+const FRAME_MS = 20;
+const OUTPUT_KINDS = ['.y4m', '.mp4', '.webm'] as const;
+type OutputKind = (typeof OUTPUT_KINDS)[number];
+
+class UsageError extends Error {}
+
+interface PreviewArgs {
+  input: WavAudio;
+  output: string;
+  kind: OutputKind;
+  trace?: string;
+  avatar: string;
+  width: number;
+  height: number;
+  fps: number;
+}
+
+function parsePreviewArgs(argv: string[]): PreviewArgs | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        input: { type: 'string' },
+        output: { type: 'string' },
+        trace: { type: 'string' },
+        avatar: { type: 'string', default: 'default' },
+        size: { type: 'string', default: '512x512' },
+        fps: { type: 'string', default: '30' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message} (${USAGE})`);
+  }
+  if (values.help) return undefined;
+  if (!values.input) throw new UsageError(`--input is required (${USAGE})`);
+  if (!values.output) throw new UsageError(`--output is required (${USAGE})`);
+  const { width, height } = parseSize(values.size);
+  const fps = parseFps(values.fps);
+  const kind = outputKind(values.output);
+  checkAvatar(values.avatar);
+  checkFolder('--output', values.output);
+  if (values.trace) checkFolder('--trace', values.trace);
+  if (kind !== '.y4m' && !onPath('ffmpeg')) {
+    throw new UsageError(
+      `--output: "${values.output}" needs ffmpeg, which is not on PATH (install ffmpeg, or write a .y4m, which needs no tool)`,
+    );
+  }
+  return {
+    input: readInput(values.input),
+    output: values.output,
+    kind,
+    ...(values.trace ? { trace: values.trace } : {}),
+    avatar: values.avatar,
+    width,
+    height,
+    fps,
+  };
+}
+
+function parseSize(text: string): { width: number; height: number } {
+  const match = /^(\d{1,4})x(\d{1,4})$/.exec(text);
+  const [width, height] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (![width, height].every((n) => n >= 16 && n <= 3840 && n % 2 === 0)) {
+    throw new UsageError(
+      `--size: "${text}" is not valid (allowed: WIDTHxHEIGHT, even numbers from 16 to 3840, e.g. 512x512)`,
+    );
+  }
+  return { width, height };
+}
+
+function parseFps(text: string): number {
+  const fps = Number(text);
+  if (!(/^\d+$/.test(text) && fps >= 1 && fps <= 60)) {
+    throw new UsageError(`--fps: "${text}" is not valid (allowed: a whole number from 1 to 60)`);
+  }
+  return fps;
+}
+
+function outputKind(file: string): OutputKind {
+  const ext = path.extname(file).toLowerCase();
+  const kind = OUTPUT_KINDS.find((k) => k === ext);
+  if (!kind) {
+    throw new UsageError(
+      `--output: "${file}" is not valid (allowed: a file ending in .y4m, .mp4 or .webm)`,
+    );
+  }
+  return kind;
+}
+
+function checkAvatar(avatar: string): void {
+  try {
+    resolveAvatar(avatar, DEFAULT_AVATARS_DIR);
+  } catch (error) {
+    if (error instanceof AvatarError) throw new UsageError(`--avatar: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Refuse before any work if the file's folder is missing. */
+function checkFolder(option: string, file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const isDir = (() => {
+    try {
+      return statSync(dir).isDirectory();
+    } catch {
+      return false;
+    }
+  })();
+  if (!isDir) throw new UsageError(`${option}: "${file}": folder ${dir} does not exist`);
+}
+
+function readInput(file: string): WavAudio {
+  try {
+    return resampleTo(toMono(readWav(file)), AVATAR_SAMPLE_RATE);
+  } catch (error) {
+    throw new UsageError(`--input: ${(error as Error).message}`);
+  }
+}
+
+function onPath(command: string): boolean {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not in this folder
+    }
+  }
+  return false;
+}
+
+/** One status line on stderr, rewritten in place, only when stderr is a terminal. */
+function progress(line: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// --- ffmpeg ---
+
+/** ffmpeg's encoder for the video (y4m on stdin) and then the mux with the audio. */
+const ENCODE: Record<Exclude<OutputKind, '.y4m'>, { video: string[]; audio: string[] }> = {
+  '.mp4': {
+    video: ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p'],
+    audio: ['-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart'],
+  },
+  '.webm': {
+    video: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1'],
+    audio: ['-c:a', 'libopus', '-b:a', '64k'],
+  },
+};
+
+const BT601 = ['-color_range', 'tv', '-colorspace', 'smpte170m'];
+
+interface Ffmpeg {
+  child: ChildProcess;
+  done: Promise<void>;
+}
+
+function runFfmpeg(args: string[], stdin: 'pipe' | 'ignore'): Ffmpeg {
+  const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], {
+    stdio: [stdin, 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (code === 0) return resolve();
+      const why = stderr.trim().split('\n').at(-1) ?? '';
+      reject(new Error(`ffmpeg exited with ${signal ?? `code ${code}`}${why ? `: ${why}` : ''}`));
+    });
+  });
+  return { child, done };
+}
+
+// --- the preview ---
+
+interface Outputs {
+  video: Y4mWriter;
+  audio: WavWriter;
+  /** Muxes after recording (mp4/webm); nothing for y4m. */
+  finish(): Promise<void>;
+  files: string[];
+}
+
+/** y4m: the file and a WAV beside it. mp4/webm: y4m into ffmpeg, a temp WAV, then a mux. */
+function openOutputs(args: PreviewArgs): Outputs {
+  const size = { width: args.width, height: args.height, fps: args.fps };
+  if (args.kind === '.y4m') {
+    const wav = args.output.replace(/\.y4m$/i, '.wav');
+    return {
+      video: new Y4mWriter(args.output, size),
+      audio: new WavWriter(wav, AVATAR_SAMPLE_RATE, 1),
+      finish: async () => {},
+      files: [args.output, wav],
+    };
+  }
+  const encode = ENCODE[args.kind];
+  const temp = mkdtempSync(path.join(tmpdir(), 'avatar-preview-'));
+  const videoOnly = path.join(temp, `video${args.kind === '.mp4' ? '.mkv' : '.webm'}`);
+  const wav = path.join(temp, 'audio.wav');
+  const encoder = runFfmpeg(
+    // libyuv's RGBA -> I420 is BT.601, limited range: say so, or players may guess BT.709.
+    ['-f', 'yuv4mpegpipe', '-i', 'pipe:0', '-an', ...encode.video, ...BT601, videoOnly],
+    'pipe',
+  );
+  // A failed encoder is reported by the writer (EPIPE) and by `done`; keep both from going unhandled.
+  encoder.done.catch(() => {});
+  return {
+    video: new Y4mWriter(encoder.child.stdin!, size),
+    audio: new WavWriter(wav, AVATAR_SAMPLE_RATE, 1),
+    finish: async () => {
+      try {
+        await encoder.done;
+        const mux = ['-i', videoOnly, '-i', wav, '-map', '0:v:0', '-map', '1:a:0', '-c:v', 'copy'];
+        await runFfmpeg([...mux, ...encode.audio, args.output], 'ignore').done;
+      } finally {
+        rmSync(temp, { recursive: true, force: true });
+      }
+    },
+    files: [args.output],
+  };
+}
+
+function traceLine(frame: RecordedFrame): string {
+  return (
+    JSON.stringify({
+      frame: frame.frame,
+      t_ms: Math.round(frame.tMs * 10) / 10,
+      audio_ms: Math.round(frame.audioMs * 10) / 10,
+      open: Math.round(frame.mouth.open * 1000) / 1000,
+      viseme: frame.mouth.viseme,
+    }) + '\n'
+  );
+}
+
+function closeStream(stream: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.on('error', reject);
+    stream.end(() => resolve());
+  });
+}
+
+export async function runPreview(argv: string[]): Promise<number> {
+  const args = parsePreviewArgs(argv);
+  if (!args) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  const outputs = openOutputs(args);
+  const trace = args.trace ? createWriteStream(args.trace) : undefined;
+  const recorder = new AvRecorder({
+    fps: args.fps,
+    video: outputs.video,
+    audio: outputs.audio,
+    sampleRate: AVATAR_SAMPLE_RATE,
+    ...(trace ? { onRecordedFrame: (frame) => trace.write(traceLine(frame)) } : {}),
+  });
+  const publisher = new AvatarPublisher({
+    avatar: args.avatar,
+    avatarsDir: DEFAULT_AVATARS_DIR,
+    width: args.width,
+    height: args.height,
+    fps: args.fps,
+    audioTap: recorder.tap,
+    onFrame: (frame) => recorder.onFrame(frame),
+  });
+  const speechMs = (args.input.samples.length / AVATAR_SAMPLE_RATE) * 1000;
+  let playedInMs = 0;
+  let recordError: unknown;
+  try {
+    const sink = await publisher.prepare();
+    const ticker = setInterval(() => {
+      const at = (sink.playedMs / 1000).toFixed(1);
+      progress(`[${at}s / ${(speechMs / 1000).toFixed(1)}s] ${recorder.frames} frames`);
+    }, 200);
+    try {
+      await sleep(IDLE_MS);
+      const started = performance.now();
+      for (const frame of frames(args.input, FRAME_MS)) await sink.captureFrame(frame);
+      sink.flush();
+      await sink.waitForPlayout();
+      playedInMs = performance.now() - started;
+      await sleep(IDLE_MS);
+    } finally {
+      clearInterval(ticker);
+      progress('');
+    }
+  } finally {
+    await publisher.close();
+    await recorder.close().catch((error: unknown) => (recordError = error));
+    if (trace) await closeStream(trace);
+  }
+  // ffmpeg's own message says more than the EPIPE the writer saw when it failed.
+  await outputs.finish();
+  if (recordError !== undefined) throw recordError;
+  const videoS = (recorder.frames / args.fps).toFixed(2);
+  const audioS = (recorder.audioSamples / AVATAR_SAMPLE_RATE).toFixed(2);
+  process.stdout.write(
+    `preview: wrote ${outputs.files.join(' and ')}: ${recorder.frames} frames ` +
+      `(${videoS} s, ${args.width}x${args.height} at ${args.fps} fps, ${recorder.repeatedFrames} repeated, ${recorder.droppedFrames} dropped), ` +
+      `audio ${audioS} s; ${(speechMs / 1000).toFixed(3)} s of speech played in ${(playedInMs / 1000).toFixed(3)} s\n`,
+  );
+  return EXIT.ok;
+}
+
+async function main(): Promise<void> {
+  initializeLogger({ pretty: false, level: process.env.LOG_LEVEL ?? 'warn' });
+  let code: number;
+  try {
+    code = await runPreview(process.argv.slice(2));
+  } catch (error) {
+    const usage = error instanceof UsageError;
+    process.stderr.write(`preview: ${(error as Error).message}\n`);
+    code = usage ? EXIT.usage : EXIT.failed;
+  }
+  // rtc-node keeps native handles open; every file is closed by now.
+  process.exit(code);
+}
+
+void main();

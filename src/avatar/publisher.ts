@@ -1,0 +1,241 @@
+/**
+ * The avatar publisher plugin: `await new AvatarPublisher(options).start(session, room)` before
+ * `session.start()`, the way LiveKit avatar plugins attach.
+ *
+ * It installs its sink as the session's audio output, and publishes from the agent participant
+ * itself an audio track (microphone source) and a video track (camera source). Publishing as the
+ * agent (rather than as a second participant with `lk.publish_on_behalf`) needs no extra token,
+ * join, or RoomServiceClient clean-up, cannot leave an orphan avatar in the room, and is what the
+ * Agents Playground and LiveKit's React components already show as the agent's own video.
+ *
+ * Audio is the master clock: every frame of the FrameClock renders the mouth for the audio that
+ * is leaving the AudioSource at that moment, and frames keep flowing when the agent is silent.
+ */
+import {
+  AudioSource,
+  ConnectionState,
+  LocalAudioTrack,
+  LocalVideoTrack,
+  type LocalTrack,
+  type LocalTrackPublication,
+  RoomEvent,
+  TrackPublishOptions,
+  TrackSource,
+  VideoBufferType,
+  VideoFrame,
+  VideoSource,
+} from '@livekit/rtc-node';
+import { log, type voice } from '@livekit/agents';
+import { DEFAULT_AVATARS_DIR } from '../config/settings.ts';
+import { type AudioTap, AvatarAudioSink } from './audio_sink.ts';
+import { teeTaps } from './audio_tap.ts';
+import { resolveAvatar } from './avatar_source.ts';
+import { FrameClock, type FrameTick } from './frame_clock.ts';
+import { LipSyncAnalyzer } from './lip_sync.ts';
+import { AvatarRenderer } from './renderer.ts';
+import { CLOSED_MOUTH, type MouthState } from './visemes.ts';
+
+export const AVATAR_SAMPLE_RATE = 24_000;
+
+export interface AvatarPublisherOptions {
+  /** 'default' (built in), an avatar id in `avatarsDir`, or a folder path. Default 'default'. */
+  avatar?: string;
+  /** Where avatar ids are looked up. Default: avatars/ in this repository. */
+  avatarsDir?: string;
+  /** Video size in pixels. Default 512 x 512. */
+  width?: number;
+  height?: number;
+  /** Video frame rate. Default 30. */
+  fps?: number;
+  /** Audio held in the source queue; lip sync sees this much ahead. Default 200 ms. */
+  audioQueueMs?: number;
+  /** Every frame that was published, for the preview, the console's --video and traces. */
+  onFrame?: (frame: PublishedFrame) => void;
+  /** Also gets every sample the sink pushes (teed with the lip-sync analyzer): a recorder. */
+  audioTap?: AudioTap;
+}
+
+export interface PublishedFrame {
+  frame: number;
+  /** Presentation time: ms since the publisher started. */
+  tMs: number;
+  /** Audio position the frame shows, ms on the sink's timeline. */
+  audioMs: number;
+  mouth: MouthState;
+  /** RGBA pixels; valid only during the callback (the buffer is reused). */
+  rgba: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** The part of an rtc-node Room the publisher uses (a stand-in in tests). */
+export interface RoomLike {
+  readonly isConnected: boolean;
+  readonly localParticipant?: {
+    publishTrack(track: LocalTrack, options: TrackPublishOptions): Promise<LocalTrackPublication>;
+  };
+  on(event: RoomEvent.ConnectionStateChanged, listener: (state: ConnectionState) => void): unknown;
+  off(event: RoomEvent.ConnectionStateChanged, listener: (state: ConnectionState) => void): unknown;
+}
+
+/** Rendered atlases by avatar and size: loading one takes ~0.1 s, rendering from it ~0.1 ms. */
+const renderers = new Map<string, Promise<AvatarRenderer>>();
+
+function loadRenderer(avatar: string, avatarsDir: string, width: number, height: number) {
+  const source = resolveAvatar(avatar, avatarsDir);
+  const key = JSON.stringify([source, width, height]);
+  let renderer = renderers.get(key);
+  if (!renderer) {
+    renderer = AvatarRenderer.load(source, { width, height });
+    renderers.set(key, renderer);
+    renderer.catch(() => renderers.delete(key));
+  }
+  return renderer;
+}
+
+/**
+ * Render an avatar's atlas ahead of a call (the worker's prewarm), so the first frame of the call
+ * does not wait for it. Rendering is read-only, so publishers share the atlas.
+ */
+export async function preloadAvatar(
+  options: Pick<AvatarPublisherOptions, 'avatar' | 'avatarsDir' | 'width' | 'height'>,
+): Promise<void> {
+  const { avatar = 'default', avatarsDir = DEFAULT_AVATARS_DIR } = options;
+  await loadRenderer(avatar, avatarsDir, options.width ?? 512, options.height ?? 512);
+}
+
+export class AvatarPublisher {
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly #options: AvatarPublisherOptions;
+  readonly #logger = log();
+  #renderer?: AvatarRenderer;
+  #audioSource?: AudioSource;
+  #videoSource?: VideoSource;
+  #sink?: AvatarAudioSink;
+  #analyzer?: LipSyncAnalyzer;
+  #clock?: FrameClock;
+  #rgba?: Uint8Array;
+  #closed = false;
+
+  constructor(options: AvatarPublisherOptions = {}) {
+    this.#options = options;
+    this.width = options.width ?? 512;
+    this.height = options.height ?? 512;
+    this.fps = options.fps ?? 30;
+  }
+
+  /** The session's audio output (valid after `prepare()` or `start()`). */
+  get sink(): AvatarAudioSink {
+    if (!this.#sink) throw new Error('AvatarPublisher: call start() first');
+    return this.#sink;
+  }
+
+  get videoSource(): VideoSource | undefined {
+    return this.#videoSource;
+  }
+
+  /** Frames skipped because the process fell behind the frame rate. */
+  get skippedFrames(): number {
+    return this.#clock?.skipped ?? 0;
+  }
+
+  /**
+   * Load the avatar and create the sources, then start the video clock. Separate from start() so
+   * the preview can drive the sink without a session.
+   */
+  async prepare(): Promise<AvatarAudioSink> {
+    if (this.#sink) return this.#sink;
+    const {
+      avatar = 'default',
+      avatarsDir = DEFAULT_AVATARS_DIR,
+      audioQueueMs = 200,
+    } = this.#options;
+    this.#renderer = await loadRenderer(avatar, avatarsDir, this.width, this.height);
+    this.#rgba = new Uint8Array(this.width * this.height * 4);
+    this.#analyzer = new LipSyncAnalyzer({ sampleRate: AVATAR_SAMPLE_RATE });
+    this.#audioSource = new AudioSource(AVATAR_SAMPLE_RATE, 1, audioQueueMs);
+    this.#videoSource = new VideoSource(this.width, this.height);
+    this.#sink = new AvatarAudioSink({
+      source: this.#audioSource,
+      sampleRate: AVATAR_SAMPLE_RATE,
+      tap: teeTaps(this.#analyzer, this.#options.audioTap),
+    });
+    this.#clock = new FrameClock({
+      fps: this.fps,
+      onTick: (tick) => this.#renderFrame(tick),
+      onError: (error) => this.#logger.error({ error }, 'avatar frame failed'),
+    });
+    this.#clock.start();
+    return this.#sink;
+  }
+
+  /** Attach to `session` (call before session.start) and publish into `room` once connected. */
+  async start(session: voice.AgentSession, room?: RoomLike): Promise<void> {
+    const sink = await this.prepare();
+    session.output.audio = sink;
+    if (!room) return;
+    if (room.isConnected) {
+      await this.#publish(room);
+      return;
+    }
+    // rtc-node announces the connection only as a state change.
+    const onState = (state: ConnectionState) => {
+      if (state !== ConnectionState.CONN_CONNECTED) return;
+      room.off(RoomEvent.ConnectionStateChanged, onState);
+      this.#publish(room).catch((error) =>
+        this.#logger.error({ error }, 'failed to publish the avatar tracks'),
+      );
+    };
+    room.on(RoomEvent.ConnectionStateChanged, onState);
+  }
+
+  async #publish(room: RoomLike): Promise<void> {
+    const participant = room.localParticipant;
+    if (!participant || this.#closed) return;
+    const audio = LocalAudioTrack.createAudioTrack('avatar_audio', this.#audioSource!);
+    const video = LocalVideoTrack.createVideoTrack('avatar_video', this.#videoSource!);
+    await participant.publishTrack(
+      audio,
+      new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
+    );
+    await participant.publishTrack(
+      video,
+      new TrackPublishOptions({ source: TrackSource.SOURCE_CAMERA }),
+    );
+    this.#logger.info(
+      { width: this.width, height: this.height, fps: this.fps },
+      'avatar published',
+    );
+  }
+
+  #renderFrame(tick: FrameTick): void {
+    const sink = this.#sink!;
+    const audioMs = sink.playedMs;
+    const mouth = sink.speaking ? this.#analyzer!.stateAt(audioMs) : CLOSED_MOUTH;
+    this.#renderer!.render({ mouth, timeMs: tick.nowMs }, this.#rgba!);
+    const frame = new VideoFrame(this.#rgba!, this.width, this.height, VideoBufferType.RGBA);
+    // Capture time on the monotonic clock WebRTC uses, so receivers line it up with the audio.
+    this.#videoSource!.captureFrame(frame, process.hrtime.bigint() / 1000n);
+    this.#analyzer!.forget(audioMs - 2_000);
+    this.#options.onFrame?.({
+      frame: tick.frame,
+      tMs: tick.nowMs,
+      audioMs,
+      mouth,
+      rgba: this.#rgba!,
+      width: this.width,
+      height: this.height,
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clock?.stop();
+    this.#sink?.close();
+    await this.#audioSource?.close();
+    await this.#videoSource?.close();
+  }
+}
