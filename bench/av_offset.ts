@@ -453,6 +453,12 @@ export function prng(seed: number): () => number {
 const SPEECH_ONSETS = { level: -33, quietDb: -45, quietMs: 150 };
 const SPEECH_EDGE: EdgeOptions = { open: 0.2, beforeMs: 100, afterMs: 100 };
 
+/**
+ * Loop count.wav through a real publisher (512 x 512, 30 fps, no room) for `seconds`, utterances
+ * back to back, and measure both offsets. The onset offsets include how the lip sync reads each
+ * word: "one" starts with w, which it draws as near-closed lips, so its mouth passes 0.2 some
+ * 40-80 ms after the -33 dBFS onset and sets the p99; the clock offset is the pure sync error.
+ */
 export async function benchAvOffset(opts: { seconds: number }): Promise<AvOffsetResult> {
   const speech = resampleTo(toMono(readWav(COUNT_WAV)), RATE).samples;
   const speechOnsets = soundOnsets(speech, SPEECH_ONSETS);

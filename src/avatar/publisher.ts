@@ -118,6 +118,9 @@ export class AvatarPublisher {
   #clock?: FrameClock;
   #rgba?: Uint8Array;
   #closed = false;
+  #prepared?: Promise<AvatarAudioSink>;
+  /** Removes the connection listener of a room that has not connected yet. */
+  #unlisten?: () => void;
 
   constructor(options: AvatarPublisherOptions = {}) {
     this.#options = options;
@@ -145,8 +148,13 @@ export class AvatarPublisher {
    * Load the avatar and create the sources, then start the video clock. Separate from start() so
    * the preview can drive the sink without a session.
    */
-  async prepare(): Promise<AvatarAudioSink> {
-    if (this.#sink) return this.#sink;
+  prepare(): Promise<AvatarAudioSink> {
+    // Concurrent callers share one set of sources and one clock.
+    this.#prepared ??= this.#prepare();
+    return this.#prepared;
+  }
+
+  async #prepare(): Promise<AvatarAudioSink> {
     const {
       avatar = 'default',
       avatarsDir = DEFAULT_AVATARS_DIR,
@@ -183,12 +191,16 @@ export class AvatarPublisher {
     // rtc-node announces the connection only as a state change.
     const onState = (state: ConnectionState) => {
       if (state !== ConnectionState.CONN_CONNECTED) return;
-      room.off(RoomEvent.ConnectionStateChanged, onState);
+      this.#unlisten?.();
       this.#publish(room).catch((error) =>
         this.#logger.error({ error }, 'failed to publish the avatar tracks'),
       );
     };
     room.on(RoomEvent.ConnectionStateChanged, onState);
+    this.#unlisten = () => {
+      room.off(RoomEvent.ConnectionStateChanged, onState);
+      this.#unlisten = undefined;
+    };
   }
 
   async #publish(room: RoomLike): Promise<void> {
@@ -233,6 +245,7 @@ export class AvatarPublisher {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unlisten?.();
     this.#clock?.stop();
     this.#sink?.close();
     await this.#audioSource?.close();
