@@ -33,7 +33,7 @@ import type {
   TrackPublishOptions,
 } from '@livekit/rtc-node';
 import { voice } from '@livekit/agents';
-import { readWav, resampleTo, toMono } from '../src/audio/wav.ts';
+import { readMonoAt } from '../src/audio/wav.ts';
 import type { AvatarAudioSink } from '../src/avatar/audio_sink.ts';
 import {
   AVATAR_SAMPLE_RATE,
@@ -460,7 +460,7 @@ const SPEECH_EDGE: EdgeOptions = { open: 0.2, beforeMs: 100, afterMs: 100 };
  * 40-80 ms after the -33 dBFS onset and sets the p99; the clock offset is the pure sync error.
  */
 export async function benchAvOffset(opts: { seconds: number }): Promise<AvOffsetResult> {
-  const speech = resampleTo(toMono(readWav(COUNT_WAV)), RATE).samples;
+  const speech = readMonoAt(COUNT_WAV, RATE).samples;
   const speechOnsets = soundOnsets(speech, SPEECH_ONSETS);
   const frames: FrameRecord[] = [];
   const publisher = new AvatarPublisher({ onFrame: frameRecorder(frames) });

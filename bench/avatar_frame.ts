@@ -4,7 +4,7 @@
  * VideoSource (which converts RGBA to I420 in native code). Prints nothing.
  */
 import { VideoBufferType, VideoFrame, VideoSource } from '@livekit/rtc-node';
-import { readWav, resampleTo, toMono } from '../src/audio/wav.ts';
+import { readMonoAt } from '../src/audio/wav.ts';
 import { LipSyncAnalyzer } from '../src/avatar/lip_sync.ts';
 import { AvatarRenderer, type RenderSize } from '../src/avatar/renderer.ts';
 import { percentile } from './stats.ts';
@@ -26,7 +26,7 @@ export interface AvatarFrameBench {
 
 function speech(): Int16Array {
   const url = new URL('../test/fixtures/count.wav', import.meta.url);
-  return resampleTo(toMono(readWav(url.pathname)), RATE).samples;
+  return readMonoAt(url.pathname, RATE).samples;
 }
 
 export async function benchAvatarFrame(size: RenderSize, frames = 1500): Promise<AvatarFrameBench> {

@@ -5,7 +5,7 @@
  * as the least disturbed by other work on the machine.
  */
 import { fileURLToPath } from 'node:url';
-import { readWav, resampleTo, toMono } from '../src/audio/wav.ts';
+import { readMonoAt } from '../src/audio/wav.ts';
 import { LipSyncAnalyzer } from '../src/avatar/lip_sync.ts';
 
 const RATE = 24_000;
@@ -34,7 +34,7 @@ export async function benchLipSync(): Promise<LipSyncBench> {
 
 function loopedSpeech(): Int16Array {
   const path = fileURLToPath(new URL('../test/fixtures/count.wav', import.meta.url));
-  const speech = resampleTo(toMono(readWav(path)), RATE).samples;
+  const speech = readMonoAt(path, RATE).samples;
   const out = new Int16Array((RATE * AUDIO_MS) / 1000);
   for (let at = 0; at < out.length; at += speech.length) {
     out.set(speech.subarray(0, out.length - at), at);

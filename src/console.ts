@@ -31,7 +31,7 @@ import { resolveInstructions } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Settings, loadSettings } from './config/settings.ts';
-import { type WavAudio, WavWriter, readWav, resampleTo, toMono } from './audio/wav.ts';
+import { readMonoAt, type WavAudio, WavWriter } from './audio/wav.ts';
 import { type CallEvent, errorMessage } from './console/call_events.ts';
 import { MIC_RATE, OfflineCall, SPEAKER_RATE, type Speaker } from './console/offline_call.ts';
 import { createCallSession } from './session.ts';
@@ -190,7 +190,7 @@ function readMetadata(arg: string | undefined): string | undefined {
 
 function readInput(path: string): WavAudio {
   try {
-    return resampleTo(toMono(readWav(path)), MIC_RATE);
+    return readMonoAt(path, MIC_RATE);
   } catch (error) {
     throw new UsageError(`--input: ${(error as Error).message}`);
   }

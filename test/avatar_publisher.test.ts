@@ -37,6 +37,7 @@ import {
   sleep,
   stampTimeline,
 } from '../bench/av_offset.ts';
+import { concatSamples } from './support/signals.ts';
 
 const RATE = 24_000;
 const FPS = 30;
@@ -58,20 +59,10 @@ function tone(ms: number): Int16Array {
   return Int16Array.from(raw, (x) => Math.round((x / peak) * 12_000));
 }
 
-function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const TONE_MS = 300;
 const GAP_MS = 410;
 /** One burst: a tone, then silence (which the timeline stamps keep at -80 dBFS). */
-const BURST = concat(tone(TONE_MS), new Int16Array((GAP_MS * RATE) / 1000));
+const BURST = concatSamples(tone(TONE_MS), new Int16Array((GAP_MS * RATE) / 1000));
 
 function describeMs(values: readonly number[]): string {
   const fmt = (v: number) => v.toFixed(1);

@@ -23,6 +23,7 @@ import {
   SpeechDetector,
 } from './support/fake_gemini.ts';
 import { FIXTURES, speechFixture } from './support/call_harness.ts';
+import { concatSamples } from './support/signals.ts';
 import { readY4m } from './support/y4m.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -145,16 +146,6 @@ function decodePcm(b64: string): Int16Array {
   return out;
 }
 
-function concat(parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** Every 24 kHz reply chunk the fake sent, in order, as one signal. */
 function sentReplyAudio(fake: FakeGeminiServer): Int16Array {
   const parts: Int16Array[] = [];
@@ -164,7 +155,7 @@ function sentReplyAudio(fake: FakeGeminiServer): Int16Array {
       if (data?.mimeType === 'audio/pcm;rate=24000') parts.push(decodePcm(data.data));
     }
   }
-  return concat(parts);
+  return concatSamples(...parts);
 }
 
 /** Every microphone chunk the fake received, in order (all 16 kHz), as one signal. */
@@ -177,7 +168,7 @@ function receivedMicAudio(fake: FakeGeminiServer): Int16Array {
     expect(['audio/pcm', 'audio/pcm;rate=16000']).toContain(audio.mimeType);
     parts.push(decodePcm(audio.data));
   }
-  return concat(parts);
+  return concatSamples(...parts);
 }
 
 /** 20 ms frames whose RMS is above -40 dBFS (the fake's speech threshold). */

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
+import { prng } from '../bench/av_offset.ts';
 import { describe, expect, it } from 'vitest';
-import { readWav, resampleTo, toMono } from '../src/audio/wav.ts';
+import { readMonoAt, readWav, toMono } from '../src/audio/wav.ts';
 import { LipSyncAnalyzer } from '../src/avatar/lip_sync.ts';
 import { CLOSED_MOUTH } from '../src/avatar/visemes.ts';
 import type { MouthState, Viseme } from '../src/avatar/visemes.ts';
@@ -99,21 +100,9 @@ function formantVowel(formants: readonly number[], ms: number, f0: number, db: n
   return ramp(atDb(y, db), 10);
 }
 
-/** Deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Band-limited noise: random-phase sines every 10 Hz across [lo, hi]. */
 function bandNoise(ms: number, lo: number, hi: number, db: number, seed = 1): Float64Array {
-  const next = random(seed);
+  const next = prng(seed);
   const x = silence(ms);
   for (let f = lo; f <= hi; f += 10) {
     const phase = 2 * Math.PI * next();
@@ -125,7 +114,7 @@ function bandNoise(ms: number, lo: number, hi: number, db: number, seed = 1): Fl
 
 function fixture(name: string): Int16Array {
   const path = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-  return resampleTo(toMono(readWav(path)), RATE).samples;
+  return readMonoAt(path, RATE).samples;
 }
 
 // --- Analysis helpers --------------------------------------------------------------------------
@@ -187,7 +176,7 @@ describe('LipSyncAnalyzer', () => {
     const empty = new LipSyncAnalyzer({ sampleRate: RATE });
     expect(empty.stateAt(0)).toEqual(CLOSED_MOUTH);
 
-    const next = random(7);
+    const next = prng(7);
     const hiss = toS16(Float64Array.from(silence(1000), () => (next() - 0.5) * 0.004)); // ~-60 dBFS
     const analyzer = analyze(toS16(silence(1000)));
     analyzer.push(hiss);

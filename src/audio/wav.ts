@@ -499,3 +499,8 @@ async function writeFully(file: FileHandle, bytes: Buffer, position: number): Pr
     done += bytesWritten;
   }
 }
+
+/** A WAV file as mono s16 at `rate`: what every reader of speech files here wants. */
+export function readMonoAt(pathOrBuffer: string | Buffer, rate: number): WavAudio {
+  return resampleTo(toMono(readWav(pathOrBuffer)), rate);
+}

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initializeLogger } from '@livekit/agents';
-import { type WavAudio, WavWriter, frames, readWav, resampleTo, toMono } from '../audio/wav.ts';
+import { frames, readMonoAt, type WavAudio, WavWriter } from '../audio/wav.ts';
 import { DEFAULT_AVATARS_DIR } from '../config/settings.ts';
 import { AvRecorder, type RecordedFrame } from './av_recorder.ts';
 import { AvatarError, resolveAvatar } from './avatar_source.ts';
@@ -155,7 +155,7 @@ function checkFolder(option: string, file: string): void {
 
 function readInput(file: string): WavAudio {
   try {
-    return resampleTo(toMono(readWav(file)), AVATAR_SAMPLE_RATE);
+    return readMonoAt(file, AVATAR_SAMPLE_RATE);
   } catch (error) {
     throw new UsageError(`--input: ${(error as Error).message}`);
   }

@@ -5,7 +5,7 @@
 import { initializeLogger, type llm } from '@livekit/agents';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readWav, resampleTo, toMono } from '../../src/audio/wav.ts';
+import { readMonoAt } from '../../src/audio/wav.ts';
 import { applyDispatchMetadata } from '../../src/config/dispatch.ts';
 import { type Env, type Settings, loadSettings } from '../../src/config/settings.ts';
 import { MIC_RATE, OfflineCall } from '../../src/console/offline_call.ts';
@@ -25,7 +25,7 @@ export function quietLogger(): void {
 
 /** A fixture WAV as 16 kHz mono microphone samples. */
 export function speechFixture(name: string): Int16Array {
-  return resampleTo(toMono(readWav(path.join(FIXTURES, name))), MIC_RATE).samples;
+  return readMonoAt(path.join(FIXTURES, name), MIC_RATE).samples;
 }
 
 export function testSettings(fake: FakeGeminiServer, env: Env = {}, metadata?: string): Settings {
