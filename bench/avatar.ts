@@ -48,8 +48,10 @@ export function avatarLines(r: AvatarReport): string[] {
     );
   });
   const o = r.offset;
+  const syncOk = o.clockP99Ms <= AVATAR_TARGETS.avOffsetP99Ms;
   lines.push(
-    `A/V offset ${o.seconds}s through a real AudioSource: p50=${ms(o.p50Ms)} p99=${ms(o.p99Ms)} max=${ms(o.maxMs)} drift=${o.driftMsPerMin.toFixed(2)}ms/min frames=${o.frames} skipped=${o.skipped}  (target |p99|<=${AVATAR_TARGETS.avOffsetP99Ms}ms: ${ok(Math.abs(o.p99Ms) <= AVATAR_TARGETS.avOffsetP99Ms)})`,
+    `A/V sync   ${o.seconds}s through a real AudioSource: audio shown vs audio leaving, per frame: p50=${ms(o.clockP50Ms)} p99=${ms(o.clockP99Ms)} drift=${o.driftMsPerMin.toFixed(2)}ms/min; frames=${o.frames} skipped=${o.skipped} dry 10ms chunks=${o.dryChunks}  (target p99<=${AVATAR_TARGETS.avOffsetP99Ms}ms: ${ok(syncOk)})`,
+    `mouth      first open frame after each sound onset (sync + lip-sync response): n=${o.onsets} p50=${ms(o.p50Ms)} p99=${ms(o.p99Ms)} max=${ms(o.maxMs)} signed p50=${ms(o.signedP50Ms)} unmatched=${o.unmatched}`,
   );
   return lines;
 }
