@@ -20,15 +20,18 @@ import * as silero from '@livekit/agents-plugin-silero';
 import { resolveInstructions } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
-import { type Settings, loadSettings } from './config/settings.ts';
+import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import { avatarPublisherFor, checkAvatar } from './avatar/from_settings.ts';
 import { preloadAvatar } from './avatar/publisher.ts';
 import { createCallSession } from './session.ts';
 
 /** Settings for one job, or undefined (logged) when its dispatch cannot run. */
-function settingsForJob(ctx: JobContext): { settings: Settings; instructions: string } | undefined {
+export function settingsForJob(
+  ctx: JobContext,
+  env: Env = process.env,
+): { settings: Settings; instructions: string } | undefined {
   try {
-    const settings = applyDispatchMetadata(loadSettings(), ctx.job.metadata);
+    const settings = applyDispatchMetadata(loadSettings(env), ctx.job.metadata);
     checkAvatar(settings);
     if (settings.droppedDefaults?.length) {
       log().warn(
@@ -47,6 +50,40 @@ function settingsForJob(ctx: JobContext): { settings: Settings; instructions: st
   }
 }
 
+/** What a job builds its call with; tests pass stand-ins. */
+export interface JobDeps {
+  /** The worker's environment (default: process.env). */
+  env?: Env;
+  createCallSession: typeof createCallSession;
+  avatarPublisherFor: typeof avatarPublisherFor;
+}
+
+const JOB_DEPS: JobDeps = { createCallSession, avatarPublisherFor };
+
+/** One job: a bad dispatch ends this job only, with one log line; a good one runs the call. */
+export async function runJob(ctx: JobContext, deps: JobDeps = JOB_DEPS): Promise<void> {
+  const job = settingsForJob(ctx, deps.env);
+  if (!job) {
+    ctx.shutdown('dispatch refused: invalid metadata');
+    return;
+  }
+  const avatar = deps.avatarPublisherFor(job.settings);
+  const call = await deps.createCallSession({
+    ...job,
+    ...(ctx.proc.userData.vad ? { vad: ctx.proc.userData.vad as VAD } : {}),
+    ...(avatar ? { outputCanPause: false } : {}),
+  });
+  ctx.addShutdownCallback(async () => {
+    call.usage.logSummary({ jobId: ctx.job.id, room: ctx.room.name, model: call.model.model });
+    await avatar?.close();
+  });
+  // Like LiveKit's avatar plugins: attach before session.start(), which then keeps our sink.
+  await avatar?.start(call.session, ctx.room);
+  await call.session.start({ agent: call.agent, room: ctx.room });
+  await ctx.connect();
+  await call.greet();
+}
+
 export default defineAgent({
   prewarm: async (proc: JobProcess) => {
     // Job processes are used once: work done here is work the caller does not wait for.
@@ -61,31 +98,22 @@ export default defineAgent({
     // The Gemini SDK's first connect loads Node's fetch stack (undici): ~10 ms of a cold start.
     new Headers();
   },
-  entry: async (ctx: JobContext) => {
-    const job = settingsForJob(ctx);
-    if (!job) {
-      ctx.shutdown('dispatch refused: invalid metadata');
-      return;
-    }
-    const avatar = avatarPublisherFor(job.settings);
-    const call = await createCallSession({
-      ...job,
-      ...(ctx.proc.userData.vad ? { vad: ctx.proc.userData.vad as VAD } : {}),
-      ...(avatar ? { outputCanPause: false } : {}),
-    });
-    ctx.addShutdownCallback(async () => {
-      call.usage.logSummary({ jobId: ctx.job.id, room: ctx.room.name, model: call.model.model });
-      await avatar?.close();
-    });
-    // Like LiveKit's avatar plugins: attach before session.start(), which then keeps our sink.
-    await avatar?.start(call.session, ctx.room);
-    await call.session.start({ agent: call.agent, room: ctx.room });
-    await ctx.connect();
-    await call.greet();
-  },
+  entry: (ctx: JobContext) => runJob(ctx),
 });
 
 const WORKER_COMMANDS = new Set(['dev', 'start', 'connect']);
+
+/**
+ * How long a job process has to acknowledge a shutdown request and exit (the framework's default
+ * is 60 s). In @livekit/agents 1.9.0 a job process that is still loading when the worker closes
+ * it reads the initialize and shutdown requests together and drops the second
+ * (job_proc_lazy_main: `once(process, 'message')`, its handler only added after prewarm), so the
+ * worker waits this long, then kills the idle process. A SIGTERM shortly after start, or just
+ * after a call ended (a new idle process warming up), hit it: 60 s to exit, past Kubernetes' 30 s
+ * grace period. Calls are not cut short by it: `start` drains running calls before closing, and
+ * a closing call's own teardown (room disconnect, usage line, avatar) takes well under a second.
+ */
+const JOB_PROCESS_CLOSE_TIMEOUT_MS = 10_000;
 
 function isMainModule(): boolean {
   const script = process.argv[1];
@@ -113,7 +141,22 @@ function checkedWorkerSettings(): Settings | undefined {
   }
 }
 
+/**
+ * The framework ends a drained SIGTERM shutdown with exit code 143 (and a failed one with 1).
+ * A drained shutdown is a success for a deployment (issue: "the process exits 0"), so report 0.
+ */
+function exitZeroAfterGracefulSigterm(): void {
+  let terminating = false;
+  process.once('SIGTERM', () => {
+    terminating = true;
+  });
+  process.on('exit', (code) => {
+    if (terminating && code === 143) process.exitCode = 0;
+  });
+}
+
 if (isMainModule()) {
+  exitZeroAfterGracefulSigterm();
   const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
   let agentName: string | undefined;
   if (command && WORKER_COMMANDS.has(command)) {
@@ -142,6 +185,7 @@ if (isMainModule()) {
     new ServerOptions({
       agent: fileURLToPath(import.meta.url),
       ...(agentName ? { agentName } : {}),
+      shutdownProcessTimeout: JOB_PROCESS_CLOSE_TIMEOUT_MS,
     }),
   );
 }

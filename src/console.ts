@@ -15,10 +15,12 @@
  * the audio as a room would have heard it: one continuous timeline, silence included, starting
  * with the first video frame, so the two files play in sync (mux them with ffmpeg).
  *
- * Exit codes: 0 done, 1 bad settings or metadata, 2 bad arguments, 3 timed out, 4 call failed.
+ * Exit codes: 0 done, 1 bad settings or metadata, 2 bad arguments, 3 timed out, 4 call failed;
+ * 143 / 130 stopped by SIGTERM / SIGINT (the call is closed and the files written first).
  */
 import './load_env.ts';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initializeLogger, voice } from '@livekit/agents';
@@ -218,6 +220,9 @@ function describe(event: CallEvent): string | undefined {
 
 export async function runConsole(argv: string[]): Promise<number> {
   const args = parseConsoleArgs(argv);
+  // SIGTERM or Ctrl-C ends the call the way its end would: Gemini socket closed, files written.
+  let stopped: NodeJS.Signals | undefined;
+  const signalled = untilSignal().then((signal) => void (stopped = signal));
   const speech = readInput(args.input);
   const settings = applyDispatchMetadata(loadSettings(), readMetadata(args.metadata));
   const instructions = resolveInstructions(settings);
@@ -250,25 +255,39 @@ export async function runConsole(argv: string[]): Promise<number> {
     progress(`[${(event.t_ms / 1000).toFixed(1)}s] ${status}`.slice(0, 120));
   });
   let failure: string | undefined;
-  call.session.on(voice.AgentSessionEventTypes.Close, (ev) => {
-    if (ev.error) failure = `the call ended: ${errorMessage(ev.error)}`;
+  let ended = false;
+  const sessionClosed = new Promise<void>((resolve) => {
+    call.session.on(voice.AgentSessionEventTypes.Close, (ev) => {
+      if (ev.error) failure = `the call ended: ${errorMessage(ev.error)}`;
+      ended = true;
+      resolve();
+    });
   });
+  // Nothing is left to wait for after the deadline, once the session has closed (a refused key,
+  // a failed connection) or on a signal: a greeting or answer will not come.
+  const over = Promise.race([untilDeadline(deadline), sessionClosed, signalled]);
 
   let answered = false;
   try {
-    if (args.greeting) await Promise.race([call.greet(), untilDeadline(deadline)]);
+    if (args.greeting && !stopped) await Promise.race([call.greet(), over]);
     const since = offline.events.events.length;
     offline.events.add('input', { state: 'started', duration_ms: Math.round(inputMs) });
     // The timeout bounds the whole call: input still playing at the deadline is cut there.
     const inputSent = await Promise.race([
       offline.say(speech.samples).then(() => true),
-      untilDeadline(deadline).then(() => false),
+      over.then(() => false),
     ]);
-    offline.events.add('input', { state: inputSent ? 'finished' : 'timed_out' });
-    answered = await offline.untilAnswered({ deadline, since, settleMs: args.settleMs });
+    offline.events.add('input', {
+      state: inputSent ? 'finished' : stopped ? 'stopped' : ended ? 'call_ended' : 'timed_out',
+    });
+    answered = await Promise.race([
+      offline.untilAnswered({ deadline, since, settleMs: args.settleMs }),
+      over.then(() => false),
+    ]);
   } finally {
-    offline.events.add('usage', { ...call.usage.summary() });
     await offline.close();
+    // After the close, whose events (a reply cut short by a signal) come before it: usage is last.
+    offline.events.add('usage', { ...call.usage.summary() });
     await writer?.close();
     await video?.close();
     if (args.transcript) {
@@ -278,6 +297,10 @@ export async function runConsole(argv: string[]): Promise<number> {
       );
     }
     progress('');
+  }
+  if (stopped) {
+    process.stderr.write(`console: stopped by ${stopped}\n`);
+    return 128 + constants.signals[stopped];
   }
   if (failure) {
     process.stderr.write(`console: ${failure}\n`);
@@ -290,6 +313,18 @@ export async function runConsole(argv: string[]): Promise<number> {
     return EXIT.timeout;
   }
   return EXIT.ok;
+}
+
+/** The first SIGTERM or SIGINT; a second one then ends the process the default way. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const signals = ['SIGTERM', 'SIGINT'] as const;
+    const onSignal = (signal: NodeJS.Signals) => {
+      for (const s of signals) process.off(s, onSignal);
+      resolve(signal);
+    };
+    for (const s of signals) process.on(s, onSignal);
+  });
 }
 
 function untilDeadline(deadline: number): Promise<void> {

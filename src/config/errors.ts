@@ -16,6 +16,15 @@ export class ConfigError extends Error {
 
 /** Quote a user-supplied value for an error line, cut short so a huge value stays one line. */
 export function showValue(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value));
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value));
+  } catch {
+    // JSON.stringify recurses: 64 KiB of dispatch metadata can nest arrays ~32k deep, past the
+    // stack. Such a value is refused like any other, shown by its kind.
+    text = Array.isArray(value)
+      ? '[...] (nested too deep to show)'
+      : '{...} (nested too deep to show)';
+  }
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

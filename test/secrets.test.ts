@@ -1,0 +1,206 @@
+/**
+ * Secrets never leak: with every credential the worker reads (GOOGLE_API_KEY, LIVEKIT_API_KEY,
+ * LIVEKIT_API_SECRET, DEEPGRAM_API_KEY) set to a canary, no canary appears in anything a process
+ * prints or writes, at the most verbose logging there is:
+ *
+ * (a) a whole offline call through the harness (greeting, a spoken turn, a function tool, the
+ *     server dropping the socket, then a session whose key the server refuses) in a child process
+ *     with LOG_LEVEL=debug and the plugin's LK_GOOGLE_DEBUG=1: every log line, the call's events
+ *     and every error object (inspected in full). The SDK carries the Gemini key in the WebSocket
+ *     URL query, so no `key=` / `access_token=` query may appear in the log at all;
+ * (b) the worker CLI refusing bad settings;
+ * (c) the console when the connection fails: the server refusing the key (1008) and nothing
+ *     listening. Its one error line names the failure, not the key.
+ *
+ * The running worker's own log (registering with LiveKit, with the canary key and secret) is
+ * searched in test/shutdown.test.ts, which runs one anyway. Dispatch refusals: bad_dispatch.test.ts.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeGeminiServer } from './support/fake_gemini.ts';
+import { FIXTURES } from './support/call_harness.ts';
+import { REPO, runChild, runDir } from './support/child_run.ts';
+import type { SecretsCallReport } from './support/secrets_call.ts';
+
+const AGENT = path.join(REPO, 'src', 'agent.ts');
+const CONSOLE = path.join(REPO, 'src', 'console.ts');
+const CALL_SCRIPT = path.join(REPO, 'test', 'support', 'secrets_call.ts');
+const HELLO = path.join(FIXTURES, 'hello.wav');
+
+const tag = `${process.pid}${Date.now().toString(36)}`;
+const CANARIES = {
+  GOOGLE_API_KEY: `AIzaCanaryGoogle${tag}`,
+  LIVEKIT_API_KEY: `APICanaryLivekitKey${tag}`,
+  LIVEKIT_API_SECRET: `CanaryLivekitSecret${tag}`,
+  DEEPGRAM_API_KEY: `CanaryDeepgram${tag}`,
+};
+/** The most verbose logging the worker and the plugin have. */
+const VERBOSE = { LOG_LEVEL: 'debug', LK_GOOGLE_DEBUG: '1' };
+/** A key or token in a URL query, as the SDK builds the Gemini Live socket URL. */
+const KEY_IN_URL = /[?&](key|access_token)=/i;
+
+/** Every canary, also in the encodings a log could carry it in. */
+function expectNoSecret(text: string, where: string): void {
+  for (const [name, canary] of Object.entries(CANARIES)) {
+    for (const form of [
+      canary,
+      encodeURIComponent(canary),
+      Buffer.from(canary).toString('base64').slice(0, -4),
+    ]) {
+      expect(text.includes(form), `${name} (${form}) in ${where}`).toBe(false);
+    }
+  }
+}
+
+let work: string;
+const fakes: FakeGeminiServer[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'secrets-test-'));
+});
+
+afterAll(async () => {
+  await Promise.all(fakes.map((f) => f.close()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function startFake(apiKey: string): Promise<FakeGeminiServer> {
+  const fake = await FakeGeminiServer.start({ apiKey });
+  fakes.push(fake);
+  return fake;
+}
+
+/** A local port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe.concurrent('no secret in any output', { timeout: 90_000 }, () => {
+  it('(a) a whole call with debug logging: log, events, errors', async () => {
+    const cwd = runDir(work);
+    const reportFile = path.join(cwd, 'report.json');
+    const run = await runChild(CALL_SCRIPT, [reportFile], { ...CANARIES, ...VERBOSE }, cwd);
+    expect(run.code, run.describe).toBe(0);
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as SecretsCallReport;
+
+    // The call did what it should, so there was something to leak.
+    expect(report.keyInUrl).toBe(true);
+    expect(report.answered).toBe(true);
+    expect(report.toolCalls).toBe(1);
+    expect(report.refusedKeyClose).toMatch(/^1008 /);
+    expect(report.errors.length).toBeGreaterThan(0);
+    expect(report.errors.join('\n')).toMatch(/API key not valid/);
+    // The debug log is really on: it logs every server message and the client's tool response.
+    expect(run.stdout).toContain('received Gemini Live server event');
+    expect(run.stdout).toContain('sent Gemini Live client event');
+    expect(run.stdout).toMatch(/"level":20/);
+
+    expectNoSecret(run.stdout, 'stdout');
+    expectNoSecret(run.stderr, 'stderr');
+    expectNoSecret(JSON.stringify(report.events), 'the call events');
+    report.errors.forEach((error, i) => expectNoSecret(error, `error ${i}`));
+    expect(run.stdout).not.toMatch(KEY_IN_URL);
+    expect(run.stderr).not.toMatch(KEY_IN_URL);
+    expect(report.errors.join('\n')).not.toMatch(KEY_IN_URL);
+  });
+
+  describe('(b) the worker refusing bad settings', () => {
+    const refusals: { what: string; command: string; env: Record<string, string> }[] = [
+      {
+        what: 'dev with bad call options and a cloud LiveKit',
+        command: 'dev',
+        env: {
+          ...CANARIES,
+          LIVEKIT_URL: 'wss://example.livekit.cloud',
+          GEMINI_VOICE: 'Bob',
+          GEMINI_TEMPERATURE: '9',
+          AVATAR_SIZE: '7x7',
+          TURN_DETECTION: 'sometimes',
+        },
+      },
+      {
+        what: 'dev with a LiveKit key but no secret',
+        command: 'dev',
+        env: {
+          GOOGLE_API_KEY: CANARIES.GOOGLE_API_KEY,
+          LIVEKIT_API_KEY: CANARIES.LIVEKIT_API_KEY,
+          DEEPGRAM_API_KEY: CANARIES.DEEPGRAM_API_KEY,
+          LIVEKIT_URL: 'wss://example.livekit.cloud',
+        },
+      },
+      {
+        what: 'dev with Vertex AI and no project',
+        command: 'dev',
+        env: { ...CANARIES, LIVEKIT_URL: 'wss://x.livekit.cloud', GOOGLE_GENAI_USE_VERTEXAI: '1' },
+      },
+      {
+        what: 'start without LIVEKIT_URL',
+        command: 'start',
+        env: { ...CANARIES },
+      },
+    ];
+
+    it.each(refusals)('$what', async ({ command, env }) => {
+      const run = await runChild(AGENT, [command], { ...env, ...VERBOSE }, runDir(work));
+      expect(run.code, run.describe).toBe(1);
+      expect(run.stderr).toMatch(/^Cannot start the worker/);
+      expectNoSecret(run.stdout, 'stdout');
+      expectNoSecret(run.stderr, 'stderr');
+    });
+  });
+
+  describe('(c) the console when the connection fails', () => {
+    it('the server refuses the key (1008): exit 4, one line that names it, no key', async () => {
+      const fake = await startFake(`the-right-key-${tag}`);
+      const cwd = runDir(work);
+      const transcript = path.join(cwd, 'call.jsonl');
+      const run = await runChild(
+        CONSOLE,
+        ['--input', HELLO, '--transcript', transcript, '--output', path.join(cwd, 'out.wav')],
+        { ...CANARIES, ...VERBOSE, GOOGLE_GEMINI_BASE_URL: fake.baseUrl },
+        cwd,
+      );
+      expect(run.code, run.describe).toBe(4);
+      // Over as soon as the call is: not at the console's deadline (input length + 60 s).
+      expect(run.wallMs).toBeLessThan(30_000);
+      expect(run.stderr).toMatch(/^console: the call ended: .*API key not valid/);
+      expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+      // The canary did reach the server, in the socket URL, and was refused there.
+      expect(fake.connections.some((c) => c.path.includes(CANARIES.GOOGLE_API_KEY))).toBe(true);
+      expect(fake.connections.every((c) => c.closeCode === 1008)).toBe(true);
+      expectNoSecret(run.stdout, 'stdout');
+      expectNoSecret(run.stderr, 'stderr');
+      expectNoSecret(readFileSync(transcript, 'utf8'), 'the transcript');
+      expect(run.stdout + run.stderr).not.toMatch(KEY_IN_URL);
+    });
+
+    it('nothing listens at the endpoint: exit 4, no key', async () => {
+      const cwd = runDir(work);
+      const transcript = path.join(cwd, 'call.jsonl');
+      const run = await runChild(
+        CONSOLE,
+        ['--input', HELLO, '--transcript', transcript],
+        {
+          ...CANARIES,
+          ...VERBOSE,
+          GOOGLE_GEMINI_BASE_URL: `http://127.0.0.1:${await closedPort()}`,
+        },
+        cwd,
+      );
+      expect(run.code, run.describe).toBe(4);
+      expect(run.wallMs).toBeLessThan(45_000);
+      expect(run.stderr).toMatch(/^console: the call ended: .*ECONNREFUSED/);
+      expectNoSecret(run.stdout, 'stdout');
+      expectNoSecret(run.stderr, 'stderr');
+      expectNoSecret(readFileSync(transcript, 'utf8'), 'the transcript');
+      expect(run.stdout + run.stderr).not.toMatch(KEY_IN_URL);
+    });
+  });
+});

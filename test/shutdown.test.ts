@@ -1,0 +1,219 @@
+/**
+ * Shutdown: SIGTERM ends a process cleanly and soon.
+ *
+ * - The worker as `npm start` runs it (`node --import tsx src/agent.ts start`, production mode:
+ *   drain, then close), pointed at a local port with nothing listening so it keeps retrying,
+ *   with a pool of idle job processes and an inference process. It exits with the framework's
+ *   graceful SIGTERM code, leaves no process of its group behind and no secret in its log, both
+ *   once it is warm and when the signal comes while its job processes are still loading (see
+ *   JOB_PROCESS_CLOSE_TIMEOUT_MS in src/agent.ts: @livekit/agents 1.9.0 loses the shutdown
+ *   request to a loading job process and used to wait 60 s).
+ * - The console mid-call: it closes the Gemini socket (the fake sees the client close it with a
+ *   close frame, not a dropped connection), writes its files and exits 143.
+ *
+ * The worker exits 0: @livekit/agents' CLI ends every completed SIGTERM shutdown with
+ * `process.exit(143)` (cli.ts, onSigterm), which src/agent.ts reports as 0; a failed one exits 1.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeGeminiServer } from './support/fake_gemini.ts';
+import { FIXTURES } from './support/call_harness.ts';
+import {
+  type Child,
+  REPO,
+  groupMembers,
+  killGroup,
+  runDir,
+  startChild,
+} from './support/child_run.ts';
+
+const AGENT = path.join(REPO, 'src', 'agent.ts');
+const CONSOLE = path.join(REPO, 'src', 'console.ts');
+const HELLO = path.join(FIXTURES, 'hello.wav');
+/** What @livekit/agents 1.9.0's CLI exits with after a clean SIGTERM shutdown. */
+/** src/agent.ts turns the framework's 143 after a drained SIGTERM shutdown into 0. */
+const WORKER_SIGTERM_EXIT = 0;
+/** The production worker's health server (not configurable in 1.9.0). */
+const HEALTH_PORT = 8081;
+/** Idle job processes `start` keeps warm (the framework's rule). */
+const IDLE_PROCESSES = Math.min(availableParallelism(), 4);
+/** From SIGTERM to exit: a job process loading when the signal comes is waited for 10 s. */
+const EXIT_LIMIT_MS = 20_000;
+
+const tag = `${process.pid}${Date.now().toString(36)}`;
+const CANARIES = {
+  GOOGLE_API_KEY: `AIzaCanaryShutdown${tag}`,
+  LIVEKIT_API_KEY: `APICanaryShutdown${tag}`,
+  LIVEKIT_API_SECRET: `CanaryShutdownSecret${tag}`,
+};
+
+let work: string;
+const children = new Set<Child>();
+const fakes: FakeGeminiServer[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'shutdown-test-'));
+});
+
+afterAll(async () => {
+  for (const child of children) killGroup(child);
+  await Promise.all(fakes.map((f) => f.close()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+function start(script: string, args: string[], env: Record<string, string>): Child {
+  const child = startChild(script, args, env, runDir(work));
+  children.add(child);
+  return child;
+}
+
+async function listenable(port: number, host?: string): Promise<boolean> {
+  const server = createServer();
+  return new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A local port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The exit, or undefined if the child has not exited `ms` after now. */
+async function exitWithin(child: Child, ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([child.exited, late]).finally(() => clearTimeout(timer));
+}
+
+/** Polls until the child's process group is empty; returns what is left after `ms`. */
+async function groupGone(child: Child, ms = 5000): Promise<number[]> {
+  const until = Date.now() + ms;
+  let left = groupMembers(child);
+  while (left.length > 0 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    left = groupMembers(child);
+  }
+  return left;
+}
+
+/** `start` workers share the health port: one at a time. */
+let portQueue: Promise<unknown> = Promise.resolve();
+function oneWorkerAtATime<T>(run: () => Promise<T>): Promise<T> {
+  const next = portQueue.then(run, run);
+  portQueue = next.catch(() => {});
+  return next;
+}
+
+async function startWorker(): Promise<Child> {
+  expect(
+    await listenable(HEALTH_PORT),
+    `port ${HEALTH_PORT} is in use: the production worker's health server needs it`,
+  ).toBe(true);
+  const worker = start(AGENT, ['start'], {
+    ...CANARIES,
+    LIVEKIT_URL: `ws://127.0.0.1:${await closedPort()}`,
+    LOG_LEVEL: 'debug',
+  });
+  // It runs, and keeps trying to reach a LiveKit server that is not there.
+  await worker.waitForOutput(/failed to connect to LiveKit server \(ws:\/\/127\.0\.0\.1:\d+\)/);
+  return worker;
+}
+
+/** SIGTERM, then everything a clean shutdown means. */
+async function expectCleanSigterm(worker: Child): Promise<void> {
+  const signalledAt = Date.now();
+  worker.process.kill('SIGTERM');
+  const exit = await exitWithin(worker, EXIT_LIMIT_MS);
+  expect(exit, `no exit ${EXIT_LIMIT_MS} ms after SIGTERM\n${worker.describe()}`).toBeDefined();
+  expect({ code: exit!.code, signal: exit!.signal }, worker.describe()).toEqual({
+    code: WORKER_SIGTERM_EXIT,
+    signal: null,
+  });
+  const log = worker.stdout();
+  expect(log).toContain('SIGTERM received in CLI');
+  expect(log).toContain('worker closed due to SIGTERM');
+  expect(log).not.toContain('failed to close worker');
+  // Its job and inference processes are gone too.
+  expect(await groupGone(worker)).toEqual([]);
+  // Registering signs a token with the key and secret; neither, nor a token, is in the log.
+  for (const canary of Object.values(CANARIES)) {
+    expect(log + worker.stderr()).not.toContain(canary);
+  }
+  expect(log).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/);
+  console.info(`worker exited ${exit!.at - signalledAt} ms after SIGTERM`);
+}
+
+describe.concurrent('SIGTERM', { timeout: 90_000 }, () => {
+  it('npm start, warm: exits with the graceful code, no process left behind', () =>
+    oneWorkerAtATime(async () => {
+      const worker = await startWorker();
+      const warm = (text: string) => text.split('job runner initialized').length - 1;
+      await worker.waitForOutput((text) => warm(text) >= IDLE_PROCESSES, 30_000);
+      await expectCleanSigterm(worker);
+    }));
+
+  it('npm start, while its job processes are still loading: exits within the bound', () =>
+    oneWorkerAtATime(async () => {
+      const worker = await startWorker();
+      // The idle processes fork at start and take seconds to load the agent module.
+      expect(worker.stdout()).not.toContain('job runner initialized');
+      await expectCleanSigterm(worker);
+    }));
+
+  it('the console mid-call: closes the Gemini socket, writes its files, exits 143', async () => {
+    // Real-time pacing and a long greeting: the reply is still streaming when the signal comes.
+    const fake = await FakeGeminiServer.start({
+      apiKey: CANARIES.GOOGLE_API_KEY,
+      paceFactor: 1,
+      respond: () => ({ text: 'Hello there, this greeting goes on for a while.', audioMs: 6000 }),
+    });
+    fakes.push(fake);
+    const console_ = start(
+      CONSOLE,
+      ['--input', HELLO, '--transcript', 'call.jsonl', '--output', 'agent.wav'],
+      { GOOGLE_API_KEY: CANARIES.GOOGLE_API_KEY, GOOGLE_GEMINI_BASE_URL: fake.baseUrl },
+    );
+    const replyChunks = () =>
+      fake.sent.filter((s) => s.msg.serverContent?.modelTurn?.parts?.length).length;
+    await fake.waitFor(() => replyChunks() >= 10, 30_000, 'the greeting streaming');
+    const [connection] = fake.connections;
+    expect(connection?.closedBy).toBeUndefined();
+
+    const signalledAt = Date.now();
+    console_.process.kill('SIGTERM');
+    const exit = await exitWithin(console_, 10_000);
+    expect(exit, console_.describe()).toBeDefined();
+    expect({ code: exit!.code, signal: exit!.signal }, console_.describe()).toEqual({
+      code: 143,
+      signal: null,
+    });
+    expect(exit!.at - signalledAt).toBeLessThan(5000);
+    expect(console_.stderr()).toBe('console: stopped by SIGTERM\n');
+    // The client closed the socket with a close frame (1000 or 1005), not by dropping it (1006).
+    expect(fake.connections).toHaveLength(1);
+    expect(connection).toMatchObject({ closedBy: 'client' });
+    expect([1000, 1005]).toContain(connection!.closeCode);
+    // The files are complete: a transcript ending with usage, a readable WAV of what played.
+    const lines = readFileSync(path.join(console_.cwd, 'call.jsonl'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; state?: string });
+    expect(lines.at(-1)?.type).toBe('usage');
+    expect(lines.find((l) => l.type === 'input' && l.state !== 'started')?.state).toBe('stopped');
+    const wav = readFileSync(path.join(console_.cwd, 'agent.wav'));
+    expect(wav.subarray(0, 4).toString('latin1')).toBe('RIFF');
+    expect(wav.readUInt32LE(4)).toBe(wav.length - 8);
+    expect(await groupGone(console_)).toEqual([]);
+  });
+});
