@@ -11,46 +11,56 @@
  * - `generateReply` (greeting, `session.run`, `onEnter` replies) goes as realtime text input,
  *   carrying any user text the framework added to the context since the last reply;
  * - the setup frame declares `historyConfig` so the plugin's history seeding on reconnect is the
- *   initial history the model accepts.
+ *   initial history the model accepts;
+ * - every session, on every model, survives Gemini faults (session_recovery.ts): dropped or
+ *   refused connections, goAway, turns with no audio, malformed frames.
  *
  * The plugin keeps its state in TypeScript-private fields; the few we touch are typed in
  * `PluginSessionInternals` and exercised end to end against the fake server in the tests.
  */
-import { type APIConnectOptions, Future, llm, log } from '@livekit/agents';
+import {
+  type APIConnectOptions,
+  DEFAULT_API_CONNECT_OPTIONS,
+  Future,
+  llm,
+  log,
+} from '@livekit/agents';
 import * as google from '@livekit/agents-plugin-google';
 import type { ModelCapabilities } from '../config/models.ts';
+import { watchConnects } from './live_socket_watch.ts';
+import { type PluginSession, internalsOf } from './plugin_internals.ts';
+import { CONTINUE_PROMPT } from './prompts.ts';
+import { type RecoveryPolicy, SessionRecovery } from './session_recovery.ts';
 import { registerSetupExtras } from './setup_extensions.ts';
 
-/** The text sent when a reply is asked for with nothing new to answer. */
-export const CONTINUE_PROMPT = 'Please continue.';
+export { CONTINUE_PROMPT } from './prompts.ts';
 const GENERATION_TIMEOUT_MS = 5_000;
 
 type PluginOptions = NonNullable<ConstructorParameters<typeof google.realtime.RealtimeModel>[0]>;
 
 export interface GuardedRealtimeOptions extends PluginOptions {
+  /** `timeoutMs` bounds each connection's setup; retries follow `recovery` instead. */
   connOptions?: APIConnectOptions;
-}
-
-interface PluginSessionInternals {
-  _tools: llm.ToolContext;
-  activeSession?: object;
-  options: { instructions?: string };
-  pendingGenerationFut?: Future<llm.GenerationCreatedEvent>;
-  inUserActivity: boolean;
-  sendClientEvent(event: {
-    type: 'realtime_input';
-    value: { text?: string; activityEnd?: object };
-  }): void;
+  /** How hard to fight for the call when Gemini fails; see DEFAULT_RECOVERY_POLICY. */
+  recovery?: Partial<RecoveryPolicy>;
 }
 
 export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
   readonly row: ModelCapabilities;
   readonly #capabilities: llm.RealtimeCapabilities;
+  readonly #recoveryPolicy: Partial<RecoveryPolicy>;
+  readonly #recoveries: SessionRecovery[] = [];
   #presetTools?: llm.ToolContext;
 
   constructor(row: ModelCapabilities, options: GuardedRealtimeOptions) {
-    super({ ...options, model: row.id, vertexai: row.backend === 'vertex' });
+    const { recovery, ...pluginOptions } = options;
+    super({ ...pluginOptions, model: row.id, vertexai: row.backend === 'vertex' });
     this.row = row;
+    const connOptions = options.connOptions ?? DEFAULT_API_CONNECT_OPTIONS;
+    this.#recoveryPolicy = { setupTimeoutMs: connOptions.timeoutMs, ...recovery };
+    // The plugin reads maxRetry once, when a session starts, and throws (an unhandled
+    // rejection) past it; each session's recovery counts attempts and ends the call instead.
+    this._options.connOptions = { ...connOptions, maxRetry: Number.MAX_SAFE_INTEGER };
     const base = super.capabilities;
     this.#capabilities = row.midSessionClientContent
       ? base
@@ -73,21 +83,32 @@ export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
     this.#presetTools = tools;
   }
 
+  /** The recovery of each session this model made, oldest first (diagnostics and tests). */
+  get recoveries(): readonly SessionRecovery[] {
+    return this.#recoveries;
+  }
+
   override session() {
-    const session = super.session();
-    if (this.#presetTools)
-      (session as unknown as PluginSessionInternals)._tools = this.#presetTools;
-    return guardSession(session, this.row);
+    const recovery = new SessionRecovery(this.row, this.#recoveryPolicy);
+    // The plugin starts its connect loop in the constructor: build it where connects are watched.
+    const session = watchConnects(recovery, () => super.session());
+    if (this.#presetTools) internalsOf(session)._tools = this.#presetTools;
+    this.#recoveries.push(recovery);
+    return guardSession(session, this.row, recovery);
   }
 }
 
-type PluginSession = ReturnType<google.realtime.RealtimeModel['session']>;
-
 /**
  * Guard one plugin session in place. The plugin does not export its session class, so instead of
- * subclassing we wrap the three methods whose wire messages differ per model.
+ * subclassing we wrap the methods whose wire messages differ per model, and let `recovery` (built
+ * with the session, see GuardedRealtimeModel.session) keep it alive through faults.
  */
-export function guardSession(session: PluginSession, row: ModelCapabilities): PluginSession {
+export function guardSession(
+  session: PluginSession,
+  row: ModelCapabilities,
+  recovery: SessionRecovery,
+): PluginSession {
+  recovery.attach(session);
   const logger = log();
   const original = {
     updateInstructions: session.updateInstructions.bind(session),
@@ -100,7 +121,7 @@ export function guardSession(session: PluginSession, row: ModelCapabilities): Pl
   const pendingUserText: string[] = [];
 
   session.updateInstructions = async (instructions) => {
-    const internals = session as unknown as PluginSessionInternals;
+    const internals = internalsOf(session);
     if (internals.activeSession && internals.options.instructions !== instructions) {
       logger.warn(
         { model: row.id },
@@ -144,7 +165,7 @@ function replyToRealtimeText(
   text: string,
   signal?: AbortSignal,
 ): Promise<llm.GenerationCreatedEvent> {
-  const internals = session as unknown as PluginSessionInternals;
+  const internals = internalsOf(session);
   const previous = internals.pendingGenerationFut;
   if (previous && !previous.done) {
     previous.reject(new Error('Superseded by new generate_reply call'));

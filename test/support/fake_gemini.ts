@@ -12,6 +12,18 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
+import {
+  CLOSE_REASONS,
+  type FaultAction,
+  type FaultMoment,
+  FaultPlan,
+  type FaultSpec,
+  type FiredFault,
+  HANDLE_EXPIRED,
+  durationJson,
+} from './gemini_faults.ts';
+
+export type { FaultAction, FaultMoment, FaultSpec, FiredFault } from './gemini_faults.ts';
 
 // Wire JSON is untyped by nature; the public API promised `any` for raw messages.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -72,6 +84,8 @@ export interface FakeGeminiOptions {
   replyDelayMs?: number;
   /** Send server messages as binary frames (as Google does) instead of text frames. Default false. */
   binaryFrames?: boolean;
+  /** Scripted faults (see gemini_faults.ts); more can be added with `inject()`. */
+  faults?: readonly FaultSpec[];
 }
 
 export interface FakeConnection {
@@ -92,6 +106,8 @@ export interface FakeConnection {
   turns: FakeTurn[];
   /** Every accepted clientContent turn, in order. */
   history: Json[];
+  /** The resumption handle this connection resumed (`setup.sessionResumption.handle`), if valid. */
+  resumedFrom?: string;
   /** Send a raw server message (e.g. `{goAway:{timeLeft:'5s'}}`). */
   send(msg: Json): void;
   /** Close from the server side, like Google ending the session. */
@@ -414,7 +430,9 @@ export class SpeechDetector {
   }
 }
 
-type ResolvedOptions = Required<Omit<FakeGeminiOptions, 'apiKey'>> & { apiKey?: string };
+type ResolvedOptions = Required<Omit<FakeGeminiOptions, 'apiKey' | 'faults'>> & {
+  apiKey?: string;
+};
 
 function resolveOptions(o: FakeGeminiOptions): ResolvedOptions {
   const chunkMs = o.chunkMs ?? DEFAULT_CHUNK_MS;
@@ -432,12 +450,23 @@ function resolveOptions(o: FakeGeminiOptions): ResolvedOptions {
   };
 }
 
+/** What the session state at a resumption handle needs to restore. */
+interface HandleState {
+  /** The model had started a turn: 3.x then refuses client content on the resumed session. */
+  modelSpoke: boolean;
+}
+
 /** What a session needs from its server. */
 interface Host {
   readonly options: ResolvedOptions;
+  readonly faults: FaultPlan;
+  /** Resumption handles issued and still valid. */
+  readonly handles: Map<string, HandleState>;
   log(kind: 'received' | 'sent', conn: number, msg: Json): void;
   error(err: unknown): void;
   notify(): void;
+  /** Actions that act on the server rather than on one socket. */
+  serverFault(action: FaultAction): void;
 }
 
 interface PromptUsage {
@@ -461,6 +490,10 @@ class LiveSession {
   #calls = 0;
   #handles = 0;
   #timers = new Map<NodeJS.Timeout, () => void>();
+  /** Timers of scripted faults (delayed setupComplete, goAway deadline): cleared on close. */
+  #faultTimers = new Set<NodeJS.Timeout>();
+  /** Replies still to be answered with an empty turn (fault `empty_turn`). */
+  #emptyReplies = 0;
 
   constructor(ws: WebSocket, host: Host, index: number, path: string, endpoint: Endpoint) {
     this.#ws = ws;
@@ -486,9 +519,9 @@ class LiveSession {
     ws.on('error', (err) => host.error(err));
   }
 
-  /** Hard stop (server shutdown): the client sees 1006. */
-  terminate(): void {
-    this.#markClosed('server', 1006, 'fake server closed');
+  /** Hard stop (server shutdown, or a dropped connection): the client sees 1006. */
+  terminate(reason = 'fake server closed'): void {
+    this.#markClosed('server', 1006, reason);
     this.#ws.terminate();
   }
 
@@ -555,7 +588,72 @@ class LiveSession {
       const reason = rule(check);
       if (reason) return this.#fail(1007, reason);
     }
+    if (!this.#resume(setup.sessionResumption?.handle)) return;
+    const delayMs = this.#fault('setup');
+    if (this.conn.closedBy) return;
+    if (delayMs > 0) return this.#later(delayMs, () => this.#send({ setupComplete: {} }));
     this.#send({ setupComplete: {} });
+  }
+
+  /** A handle restores the session state it was issued for; an unknown one is refused (1007). */
+  #resume(handle: unknown): boolean {
+    if (typeof handle !== 'string' || handle === '') return true;
+    const state = this.#host.handles.get(handle);
+    if (!state) {
+      this.#fail(1007, HANDLE_EXPIRED);
+      return false;
+    }
+    this.conn.resumedFrom = handle;
+    this.#modelTurnStarted = state.modelSpoke;
+    return true;
+  }
+
+  /**
+   * Run the scripted faults due at this occurrence of `moment`. Returns the setup delay they ask
+   * for (only `delay_setup` has one).
+   */
+  #fault(moment: FaultMoment, chunks = 0): number {
+    let delayMs = 0;
+    for (const action of this.#host.faults.take(moment, this.conn.index, chunks)) {
+      if (this.conn.closedBy) break;
+      if (action.type === 'delay_setup') delayMs += action.ms;
+      else this.#applyFault(action);
+    }
+    return delayMs;
+  }
+
+  #applyFault(action: FaultAction): void {
+    switch (action.type) {
+      case 'close':
+        if (action.code === 1006) return this.terminate(action.reason ?? 'connection dropped');
+        return this.#fail(action.code, action.reason ?? CLOSE_REASONS[action.code] ?? '');
+      case 'go_away':
+        this.#send({ goAway: { timeLeft: durationJson(action.timeLeftMs) } });
+        return this.#later(action.timeLeftMs, () =>
+          this.#fail(action.closeCode ?? 1011, 'Deadline expired before operation could complete.'),
+        );
+      case 'empty_turn':
+        this.#emptyReplies++;
+        return;
+      case 'malformed_frame': {
+        const text = action.text ?? '{"serverContent": {"modelTurn": ';
+        if (this.#ws.readyState !== this.#ws.OPEN) return;
+        this.#ws.send(text, { binary: false });
+        this.#host.log('sent', this.conn.index, { malformedFrame: text });
+        return;
+      }
+      default:
+        this.#host.serverFault(action);
+    }
+  }
+
+  /** Run `fn` after `ms` unless the socket closed meanwhile. */
+  #later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#faultTimers.delete(timer);
+      if (!this.conn.closedBy) fn();
+    }, ms);
+    this.#faultTimers.add(timer);
   }
 
   #onRealtimeInput(input: Json): void {
@@ -666,6 +764,8 @@ class LiveSession {
     const turn: FakeTurn = { ...fields, connection: this.conn };
     this.conn.turns.push(turn);
     this.#host.notify();
+    this.#fault('user_turn');
+    if (this.conn.closedBy) return;
     this.#guard(() => this.#reply(turn, prompt));
   }
 
@@ -674,6 +774,10 @@ class LiveSession {
     const epoch = ++this.#epoch;
     this.#modelTurnStarted = true;
     this.#active = { prompt, sentAudioMs: 0 };
+    if (this.#emptyReplies > 0) {
+      this.#emptyReplies--;
+      return this.#streamReply(epoch, { audioMs: 0 });
+    }
     const reply = await this.#host.options.respond(turn);
     if (epoch !== this.#epoch || this.conn.closedBy) return;
     if (reply.toolCall) return this.#sendToolCall(turn, reply.toolCall);
@@ -685,6 +789,7 @@ class LiveSession {
     this.#pendingCall = { id, name: call.name, turn };
     this.#active = undefined; // the model now waits for the client, nothing to interrupt
     this.#send({ toolCall: { functionCalls: [{ id, name: call.name, args: call.args }] } });
+    this.#fault('tool_call');
   }
 
   async #streamReply(epoch: number, reply: FakeReply): Promise<void> {
@@ -712,6 +817,8 @@ class LiveSession {
       // Transcript pieces trail the audio they describe, spread over the reply.
       for (; piece < pieces.length && Math.floor((piece * chunks) / pieces.length) <= i; piece++)
         this.#sendTranscript(pieces[piece]);
+      this.#fault('reply', i + 1);
+      if (epoch !== this.#epoch || this.conn.closedBy) return;
     }
     if (chunks === 0 && !(await this.#pause(epoch, replyDelayMs))) return;
     for (; piece < pieces.length; piece++) this.#sendTranscript(pieces[piece]);
@@ -723,7 +830,7 @@ class LiveSession {
     this.#send({ serverContent: { outputTranscription: { text } } });
   }
 
-  #completeTurn(): void {
+  #completeTurn(interrupted = false): void {
     const active = this.#active;
     this.#active = undefined;
     this.#send({
@@ -732,13 +839,11 @@ class LiveSession {
     });
     // Separate, later frame: the plugin drops anything that arrives with setupComplete.
     if (this.conn.setup.sessionResumption) {
-      this.#send({
-        sessionResumptionUpdate: {
-          newHandle: `handle-${this.conn.index}-${++this.#handles}`,
-          resumable: true,
-        },
-      });
+      const newHandle = `handle-${this.conn.index}-${++this.#handles}`;
+      this.#host.handles.set(newHandle, { modelSpoke: this.#modelTurnStarted });
+      this.#send({ sessionResumptionUpdate: { newHandle, resumable: true } });
     }
+    if (!interrupted) this.#fault('turn_complete');
   }
 
   /** Barge-in: stop the reply in flight, tell the client, and close the turn with what was sent. */
@@ -746,7 +851,7 @@ class LiveSession {
     if (!this.#active) return;
     this.#epoch++;
     this.#send({ serverContent: { interrupted: true } });
-    this.#completeTurn();
+    this.#completeTurn(true);
   }
 
   /** Wait for pacing; false when the reply was cancelled meanwhile. Zero/invalid delay = burst, no yield. */
@@ -785,6 +890,8 @@ class LiveSession {
       resolve();
     }
     this.#timers.clear();
+    for (const timer of this.#faultTimers) clearTimeout(timer);
+    this.#faultTimers.clear();
     this.#host.notify();
   }
 }
@@ -806,23 +913,31 @@ export class FakeGeminiServer {
   readonly #http: Server;
   readonly #wss = new WebSocketServer({ noServer: true });
   readonly #host: Host;
+  readonly #faults: FaultPlan;
+  readonly #refusals: number[] = [];
+  #refuse = { left: 0, mode: 'http_503' as 'http_503' | 'reset' };
   #closing?: Promise<void>;
 
   static async start(options: FakeGeminiOptions = {}): Promise<FakeGeminiServer> {
     const resolved = resolveOptions(options);
+    const faults = new FaultPlan(options.faults);
     const http = createServer((_req, res) => res.writeHead(404).end());
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(0, '127.0.0.1', () => resolve());
     });
-    return new FakeGeminiServer(http, resolved);
+    return new FakeGeminiServer(http, resolved, faults);
   }
 
-  private constructor(http: Server, options: ResolvedOptions) {
+  private constructor(http: Server, options: ResolvedOptions, faults: FaultPlan) {
     this.#http = http;
+    this.#faults = faults;
     this.baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     this.#host = {
       options,
+      faults,
+      handles: new Map(),
+      serverFault: (action) => this.#serverFault(action),
       log: (kind, conn, msg) => {
         (kind === 'received' ? this.#received : this.#sent).push({
           conn,
@@ -841,8 +956,45 @@ export class FakeGeminiServer {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
+      for (const action of this.#faults.take('connect', -1)) this.#serverFault(action);
+      if (this.#refuse.left > 0) {
+        this.#refuse.left--;
+        this.#refusals.push(performance.now());
+        if (this.#refuse.mode === 'reset') socket.destroy();
+        else
+          socket.end(
+            `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+          );
+        this.#notify();
+        return;
+      }
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, path, endpoint));
     });
+  }
+
+  /** Add a scripted fault; it counts occurrences of its moment from now on. */
+  inject(spec: FaultSpec): void {
+    this.#faults.add(spec);
+  }
+
+  /** Scripted faults that fired, in order. */
+  get faults(): readonly FiredFault[] {
+    return this.#faults.fired;
+  }
+
+  /** When each refused connection attempt arrived (performance.now() ms). */
+  get refusals(): readonly number[] {
+    return this.#refusals;
+  }
+
+  /** Faults on the server as a whole: refusing connections, expiring handles. */
+  #serverFault(action: FaultAction): void {
+    if (action.type === 'refuse') {
+      this.#refuse = { left: this.#refuse.left + action.attempts, mode: action.mode ?? 'http_503' };
+    } else if (action.type === 'expire_handles') {
+      this.#host.handles.clear();
+    }
+    // Socket faults scripted at `connect` have no socket yet: nothing to do.
   }
 
   /** Connections in accept order; index = position. */
