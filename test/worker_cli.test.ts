@@ -9,14 +9,12 @@
  * process it forks, as it does from the repo root) and with a clean environment: PATH, HOME and
  * what the test sets. No LiveKit server is needed: the started worker only has to try.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Child, REPO, killGroup, runDir, startChild } from './support/child_run.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const AGENT = path.join(REPO, 'src', 'agent.ts');
 /** A refusal happens before the framework starts anything; give a loaded machine some room. */
 const REFUSAL_LIMIT_MS = 15_000;
@@ -27,102 +25,20 @@ beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), 'worker-cli-test-'));
 });
 
-interface Worker {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; wallMs: number }>;
-  /** Resolves when stdout + stderr match `pattern`; rejects if the worker exits first. */
-  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
-}
-
-const workers = new Set<Worker>();
+const workers = new Set<Child>();
 
 /** Start the worker in its own process group (so the forked inference process can be reaped). */
-function startWorker(command: string, env: Record<string, string | undefined>): Worker {
-  const cwd = mkdtempSync(path.join(work, 'run-'));
-  symlinkSync(path.join(REPO, 'node_modules'), path.join(cwd, 'node_modules'), 'dir');
-  const clean: Record<string, string> = {};
-  for (const [key, value] of Object.entries({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    ...env,
-  })) {
-    if (value !== undefined) clean[key] = value;
-  }
-  const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', AGENT, command], {
-    cwd,
-    env: clean,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let stdout = '';
-  let stderr = '';
-  const listeners = new Set<() => void>();
-  const changed = () => listeners.forEach((l) => l());
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => ((stdout += d), changed()));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => ((stderr += d), changed()));
-  let exitedYet = false;
-  const exited = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    wallMs: number;
-  }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      exitedYet = true;
-      changed();
-      resolve({ code, signal, wallMs: Date.now() - started });
-    });
-  });
-  const worker: Worker = {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited,
-    waitForOutput(pattern, timeoutMs = 20_000) {
-      return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (pattern.test(stdout + stderr)) done(resolve);
-          else if (exitedYet) done(() => reject(new Error(`worker exited before ${pattern}`)));
-        };
-        const timer = setTimeout(
-          () => done(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms`))),
-          timeoutMs,
-        );
-        const done = (then: () => void) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          then();
-        };
-        listeners.add(check);
-        check();
-      });
-    },
-  };
+function startWorker(command: string, env: Record<string, string | undefined>): Child {
+  const worker = startChild(AGENT, [command], env, runDir(work));
   workers.add(worker);
-  void exited.finally(() => workers.delete(worker));
+  void worker.exited.finally(() => workers.delete(worker));
   return worker;
-}
-
-/** Kill whatever is left of a worker's process group (the worker and its forked children). */
-function killGroup(worker: Worker): void {
-  try {
-    process.kill(-worker.child.pid!, 'SIGKILL');
-  } catch {
-    // already gone
-  }
 }
 
 afterAll(() => {
   for (const worker of workers) killGroup(worker);
   rmSync(work, { recursive: true, force: true });
 });
-
-function describeRun(w: Worker): string {
-  return `stdout:\n${w.stdout().slice(-3000)}\nstderr:\n${w.stderr()}`;
-}
 
 /** The problem lines of the refusal: `  - FIELD ...`, one per setting. */
 function problemLines(stderr: string): string[] {
@@ -135,7 +51,7 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
   it('dev without GOOGLE_API_KEY: exits 1 quickly, naming it on its own line', async () => {
     const worker = startWorker('dev', {});
     const exit = await worker.exited;
-    expect(exit.code, describeRun(worker)).toBe(1);
+    expect(exit.code, worker.describe()).toBe(1);
     expect(exit.wallMs).toBeLessThan(REFUSAL_LIMIT_MS);
     const stderr = worker.stderr();
     expect(stderr).toMatch(/^Cannot start the worker; fix these settings/);
@@ -147,7 +63,7 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
   it('dev with a cloud LIVEKIT_URL and no key or secret: every problem on its own line', async () => {
     const worker = startWorker('dev', { LIVEKIT_URL: 'wss://x.livekit.cloud' });
     const exit = await worker.exited;
-    expect(exit.code, describeRun(worker)).toBe(1);
+    expect(exit.code, worker.describe()).toBe(1);
     const lines = problemLines(worker.stderr());
     expect(lines).toHaveLength(2);
     expect(lines.filter((l) => l.includes('GOOGLE_API_KEY missing'))).toHaveLength(1);
@@ -161,7 +77,7 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
   it('dev with a cloud LIVEKIT_URL and only the Gemini key: names both LiveKit credentials', async () => {
     const worker = startWorker('dev', { ...GOOD, LIVEKIT_URL: 'wss://x.livekit.cloud' });
     const exit = await worker.exited;
-    expect(exit.code, describeRun(worker)).toBe(1);
+    expect(exit.code, worker.describe()).toBe(1);
     expect(problemLines(worker.stderr())).toEqual([
       expect.stringMatching(/^ {2}- LIVEKIT_API_KEY and LIVEKIT_API_SECRET missing/),
     ]);
@@ -170,7 +86,7 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
   it('start without LIVEKIT_URL is refused: production never guesses a local server', async () => {
     const worker = startWorker('start', GOOD);
     const exit = await worker.exited;
-    expect(exit.code, describeRun(worker)).toBe(1);
+    expect(exit.code, worker.describe()).toBe(1);
     expect(exit.wallMs).toBeLessThan(REFUSAL_LIMIT_MS);
     expect(worker.stderr()).toMatch(/^Cannot start the worker: LIVEKIT_URL.* required for `start`/);
     expect(worker.stderr().trimEnd().split('\n')).toHaveLength(1);
@@ -188,10 +104,10 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
       await worker.waitForOutput(
         /failed to connect to LiveKit server \(ws:\/\/localhost:7880\)|registered worker/,
       );
-      expect(worker.child.exitCode, describeRun(worker)).toBeNull();
+      expect(worker.process.exitCode, worker.describe()).toBeNull();
       expect(worker.stderr()).not.toMatch(/Cannot start the worker/);
       // It shuts down on Ctrl-C like any worker, not with the refusal's exit code.
-      worker.child.kill('SIGINT');
+      worker.process.kill('SIGINT');
       let timer: NodeJS.Timeout | undefined;
       const exit = await Promise.race([
         worker.exited,
@@ -199,7 +115,7 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
           timer = setTimeout(() => resolve(undefined), 10_000);
         }),
       ]).finally(() => clearTimeout(timer));
-      expect(exit, describeRun(worker)).toBeDefined();
+      expect(exit, worker.describe()).toBeDefined();
       expect(exit!.code).not.toBe(1);
     } finally {
       killGroup(worker);
