@@ -33,18 +33,17 @@ import { resolveInstructions } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Settings, loadSettings } from './config/settings.ts';
-import { readMonoAt, type WavAudio, WavWriter } from './audio/wav.ts';
+import { WavWriter } from './audio/wav.ts';
 import { type CallEvent, errorMessage } from './console/call_events.ts';
 import { MIC_RATE, OfflineCall, SPEAKER_RATE, type Speaker } from './console/offline_call.ts';
 import { createCallSession } from './session.ts';
+import { UsageError, readInputWav, statusLine } from './cli_io.ts';
 
 const USAGE =
   'usage: npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>] ' +
   '[--metadata <json>|@<file>] [--no-greeting] [--timeout <s>] [--video <file.y4m> [--avatar <id|dir>]]';
 
 export const EXIT = { ok: 0, config: 1, usage: 2, timeout: 3, failed: 4 } as const;
-
-class UsageError extends Error {}
 
 interface ConsoleArgs {
   input: string;
@@ -190,19 +189,6 @@ function readMetadata(arg: string | undefined): string | undefined {
   }
 }
 
-function readInput(path: string): WavAudio {
-  try {
-    return readMonoAt(path, MIC_RATE);
-  } catch (error) {
-    throw new UsageError(`--input: ${(error as Error).message}`);
-  }
-}
-
-/** One status line on stderr, rewritten in place, only when stderr is a terminal. */
-function progress(line: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}`);
-}
-
 function describe(event: CallEvent): string | undefined {
   switch (event.type) {
     case 'agent_state':
@@ -223,7 +209,7 @@ export async function runConsole(argv: string[]): Promise<number> {
   // SIGTERM or Ctrl-C ends the call the way its end would: Gemini socket closed, files written.
   let stopped: NodeJS.Signals | undefined;
   const signalled = untilSignal().then((signal) => void (stopped = signal));
-  const speech = readInput(args.input);
+  const speech = readInputWav(args.input, MIC_RATE);
   const settings = applyDispatchMetadata(loadSettings(), readMetadata(args.metadata));
   const instructions = resolveInstructions(settings);
   const avatar = args.video ? chooseAvatar(args, settings) : undefined;
@@ -252,7 +238,7 @@ export async function runConsole(argv: string[]): Promise<number> {
   let status = 'starting';
   offline.events.onEvent((event) => {
     status = describe(event) ?? status;
-    progress(`[${(event.t_ms / 1000).toFixed(1)}s] ${status}`.slice(0, 120));
+    statusLine(`[${(event.t_ms / 1000).toFixed(1)}s] ${status}`.slice(0, 120));
   });
   let failure: string | undefined;
   let ended = false;
@@ -296,7 +282,7 @@ export async function runConsole(argv: string[]): Promise<number> {
         offline.events.events.map((e) => JSON.stringify(e)).join('\n') + '\n',
       );
     }
-    progress('');
+    statusLine('');
   }
   if (stopped) {
     process.stderr.write(`console: stopped by ${stopped}\n`);

@@ -23,12 +23,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initializeLogger } from '@livekit/agents';
-import { frames, readMonoAt, type WavAudio, WavWriter } from '../audio/wav.ts';
+import { frames, type WavAudio, WavWriter } from '../audio/wav.ts';
 import { DEFAULT_AVATARS_DIR } from '../config/settings.ts';
 import { AvRecorder, type RecordedFrame } from './av_recorder.ts';
 import { AvatarError, resolveAvatar } from './avatar_source.ts';
 import { AVATAR_SAMPLE_RATE, AvatarPublisher } from './publisher.ts';
 import { Y4mWriter } from './y4m_writer.ts';
+import { UsageError, readInputWav, statusLine } from '../cli_io.ts';
 
 const USAGE =
   'usage: npm run avatar:preview -- --input <wav> --output <file.y4m|.mp4|.webm> ' +
@@ -42,8 +43,6 @@ const IDLE_MS = 500;
 const FRAME_MS = 20;
 const OUTPUT_KINDS = ['.y4m', '.mp4', '.webm'] as const;
 type OutputKind = (typeof OUTPUT_KINDS)[number];
-
-class UsageError extends Error {}
 
 interface PreviewArgs {
   input: WavAudio;
@@ -90,7 +89,7 @@ function parsePreviewArgs(argv: string[]): PreviewArgs | undefined {
     );
   }
   return {
-    input: readInput(values.input),
+    input: readInputWav(values.input, AVATAR_SAMPLE_RATE),
     output: values.output,
     kind,
     ...(values.trace ? { trace: values.trace } : {}),
@@ -153,14 +152,6 @@ function checkFolder(option: string, file: string): void {
   if (!isDir) throw new UsageError(`${option}: "${file}": folder ${dir} does not exist`);
 }
 
-function readInput(file: string): WavAudio {
-  try {
-    return readMonoAt(file, AVATAR_SAMPLE_RATE);
-  } catch (error) {
-    throw new UsageError(`--input: ${(error as Error).message}`);
-  }
-}
-
 function onPath(command: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
@@ -172,11 +163,6 @@ function onPath(command: string): boolean {
     }
   }
   return false;
-}
-
-/** One status line on stderr, rewritten in place, only when stderr is a terminal. */
-function progress(line: string): void {
-  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}`);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -320,7 +306,7 @@ export async function runPreview(argv: string[]): Promise<number> {
     const sink = await publisher.prepare();
     const ticker = setInterval(() => {
       const at = (sink.playedMs / 1000).toFixed(1);
-      progress(`[${at}s / ${(speechMs / 1000).toFixed(1)}s] ${recorder.frames} frames`);
+      statusLine(`[${at}s / ${(speechMs / 1000).toFixed(1)}s] ${recorder.frames} frames`);
     }, 200);
     try {
       await sleep(IDLE_MS);
@@ -332,7 +318,7 @@ export async function runPreview(argv: string[]): Promise<number> {
       await sleep(IDLE_MS);
     } finally {
       clearInterval(ticker);
-      progress('');
+      statusLine('');
     }
   } finally {
     await publisher.close();
