@@ -2,8 +2,8 @@
  * A look at each Gemini Live socket the plugin opens, for the session that opened it.
  *
  * The plugin keeps its @google/genai client in a #private field and runs its connect loop inside
- * the session, so there is no seam to hand it a socket. We wrap `Live.prototype.connect` (as
- * setup_extensions.ts does) and find the session through AsyncLocalStorage: the guarded model
+ * the session, so there is no seam to hand it a socket. We hook the SDK's connect
+ * (live_connect_hook.ts) and find the session through AsyncLocalStorage: the guarded model
  * constructs each plugin session inside `watchConnects(watcher, ...)`, so the plugin's connect
  * loop, started by that constructor, carries the watcher into every connect it makes.
  *
@@ -17,10 +17,12 @@
  * call; its onerror only restarts, which the watcher does on the close that follows).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { Live } from '@google/genai';
-
-type ConnectParams = Parameters<Live['connect']>[0];
-type LiveSession = Awaited<ReturnType<Live['connect']>>;
+import {
+  type ConnectParams,
+  type LiveSession,
+  type SdkSocketFactory,
+  addConnectHook,
+} from './live_connect_hook.ts';
 
 export interface CloseInfo {
   code: number;
@@ -46,22 +48,6 @@ export interface ConnectWatcher {
   /** A connect is starting; `params.config` may still be changed (e.g. drop a refused handle). */
   attempt(params: ConnectParams): AttemptWatcher;
 }
-
-interface SdkSocket {
-  connect(): void;
-  send(message: string): void;
-  close(): void;
-}
-interface SdkCallbacks {
-  onopen?: (() => void) | null;
-  onmessage: (event: { data: unknown }) => void;
-  onerror?: ((event: unknown) => void) | null;
-  onclose?: ((event: unknown) => void) | null;
-}
-interface SdkSocketFactory {
-  create(url: string, headers: Record<string, string>, callbacks: SdkCallbacks): SdkSocket;
-}
-type LiveInternals = { webSocketFactory: SdkSocketFactory };
 
 const watchers = new AsyncLocalStorage<ConnectWatcher>();
 let installed = false;
@@ -119,17 +105,14 @@ function watchFactory(
 function install(): void {
   if (installed) return;
   installed = true;
-  const original = Live.prototype.connect;
-  Live.prototype.connect = function connect(this: Live, params: ConnectParams) {
+  addConnectHook((params, sdkFactory) => {
     const watcher = watchers.getStore();
-    if (!watcher) return original.call(this, params);
+    if (!watcher) return undefined;
     const attempt = watcher.attempt(params);
     let closeSocket: (() => void) | undefined;
-    const self = this as unknown as LiveInternals;
-    const factory = watchFactory(self.webSocketFactory, attempt, (close) => {
+    const factory = watchFactory(sdkFactory, attempt, (close) => {
       closeSocket = close;
     });
-    const patched = Object.create(this, { webSocketFactory: { value: factory } }) as Live;
-    return attempt.settle(original.call(patched, params), () => closeSocket?.());
-  };
+    return { factory, settle: (connecting) => attempt.settle(connecting, () => closeSocket?.()) };
+  });
 }

@@ -8,23 +8,12 @@
  * to the first frame of the socket. We wrap `Live.prototype.connect` (an SDK class, not
  * node_modules on disk) because the plugin keeps its client in a #private field.
  */
-import { Live } from '@google/genai';
+import { type SdkSocketFactory, addConnectHook } from './live_connect_hook.ts';
 
 type SetupExtras = Record<string, unknown>;
 
-interface SdkSocket {
-  connect(): void;
-  send(message: string): void;
-  close(): void;
-}
-interface SdkSocketFactory {
-  create(url: string, headers: Record<string, string>, callbacks: unknown): SdkSocket;
-}
-type LiveInternals = { webSocketFactory: SdkSocketFactory };
-type ConnectParams = Parameters<Live['connect']>[0];
-
 const extrasByModel = new Map<string, SetupExtras>();
-let installed = false;
+let hooked = false;
 
 /** Merge `extras` into a serialized `{setup: {...}}` frame; other frames pass unchanged. */
 export function withSetupExtras(frame: string, extras: SetupExtras): string {
@@ -56,23 +45,13 @@ function wrapFactory(factory: SdkSocketFactory, extras: SetupExtras): SdkSocketF
   };
 }
 
-function install(): void {
-  if (installed) return;
-  installed = true;
-  const original = Live.prototype.connect;
-  Live.prototype.connect = function connect(this: Live, params: ConnectParams) {
-    const extras = extrasByModel.get(params.model);
-    if (!extras) return original.call(this, params);
-    const self = this as unknown as LiveInternals;
-    const patched = Object.create(this, {
-      webSocketFactory: { value: wrapFactory(self.webSocketFactory, extras) },
-    }) as Live;
-    return original.call(patched, params);
-  };
-}
-
 /** Send `extras` in the setup frame of every Gemini Live socket opened for `model`. */
 export function registerSetupExtras(model: string, extras: SetupExtras): void {
-  install();
   extrasByModel.set(model, extras);
+  if (hooked) return;
+  hooked = true;
+  addConnectHook((params, factory) => {
+    const modelExtras = extrasByModel.get(params.model);
+    return modelExtras ? { factory: wrapFactory(factory, modelExtras) } : undefined;
+  });
 }
