@@ -6,7 +6,7 @@ import { AudioFrame } from '@livekit/rtc-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { MicBuffer } from '../src/gemini/mic_buffer.ts';
-import { parseDurationMs } from '../src/gemini/session_recovery.ts';
+import { parseDurationMs } from '../src/gemini/go_away.ts';
 import { FakeGeminiServer, type Json } from './support/fake_gemini.ts';
 import { FaultPlan, durationJson } from './support/gemini_faults.ts';
 
