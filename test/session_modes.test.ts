@@ -105,7 +105,7 @@ describe('realtimeOptions: settings -> plugin options', () => {
     expect(optionsFor({ TURN_DETECTION: 'gemini' })).not.toHaveProperty('realtimeInputConfig');
   });
 
-  it('Vertex AI: project and location, the Vertex base URL, no API key', () => {
+  it('Vertex AI: project and location, the Vertex base URL and API version, no API key', () => {
     const options = realtimeOptions(
       loadSettings({
         GOOGLE_GENAI_USE_VERTEXAI: 'true',
@@ -122,6 +122,8 @@ describe('realtimeOptions: settings -> plugin options', () => {
       voice: 'Puck',
       project: 'my-project',
       location: 'europe-west4',
+      // The plugin would pick v1alpha (Gemini API only) for affective dialog or proactivity.
+      apiVersion: 'v1beta1',
       httpOptions: { baseUrl: NOWHERE },
     });
   });

@@ -62,7 +62,9 @@ export function realtimeOptions(
       ? { realtimeInputConfig: { automaticActivityDetection: { disabled: true } } }
       : {}),
     ...(g.apiKey ? { apiKey: g.apiKey.reveal() } : {}),
-    ...(g.vertexai ? { project: g.project, location: g.location } : {}),
+    // Pinned to the SDK's Vertex default: for affective dialog and proactivity the plugin picks
+    // v1alpha, which only the Gemini API has (Vertex takes both on v1beta1).
+    ...(g.vertexai ? { project: g.project, location: g.location, apiVersion: 'v1beta1' } : {}),
     ...(g.baseUrl ? { httpOptions: { baseUrl: g.baseUrl } } : {}),
     ...(connOptions ? { connOptions } : {}),
   };

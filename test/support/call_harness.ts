@@ -32,6 +32,7 @@ export function testSettings(fake: FakeGeminiServer, env: Env = {}, metadata?: s
   const base = loadSettings({
     GOOGLE_API_KEY: TEST_API_KEY,
     GOOGLE_GEMINI_BASE_URL: fake.baseUrl,
+    GOOGLE_VERTEX_BASE_URL: fake.baseUrl,
     ...env,
   });
   return applyDispatchMetadata(base, metadata);

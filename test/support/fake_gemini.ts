@@ -8,7 +8,7 @@
  * wrong table would agree with itself.
  */
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
@@ -76,6 +76,11 @@ export interface FakeGeminiOptions {
   transcribe?: (info: { turnIndex: number; speechMs: number }) => string;
   /** API key the fake accepts (query `key=` / `access_token=`); if set, any other key closes with 1008. */
   apiKey?: string;
+  /**
+   * Vertex AI: the OAuth access token the fake's STS endpoint (`tokenUrl`) issues for any subject
+   * token; if set, a Vertex connection without `Authorization: Bearer <it>` closes with 1008.
+   */
+  accessToken?: string;
   /** Audio chunk length sent to the client (ms of 24 kHz PCM per serverContent message). Default 40. */
   chunkMs?: number;
   /** Pace reply audio: send chunks at N x real time (Gemini sends faster than real time). Default 4; Infinity = burst. */
@@ -430,8 +435,9 @@ export class SpeechDetector {
   }
 }
 
-type ResolvedOptions = Required<Omit<FakeGeminiOptions, 'apiKey' | 'faults'>> & {
+type ResolvedOptions = Required<Omit<FakeGeminiOptions, 'apiKey' | 'accessToken' | 'faults'>> & {
   apiKey?: string;
+  accessToken?: string;
 };
 
 function resolveOptions(o: FakeGeminiOptions): ResolvedOptions {
@@ -443,6 +449,7 @@ function resolveOptions(o: FakeGeminiOptions): ResolvedOptions {
     respond: o.respond ?? ((turn) => ({ text: `You said: ${turn.text}.` })),
     transcribe: o.transcribe ?? (() => 'hello'),
     apiKey: o.apiKey,
+    accessToken: o.accessToken,
     chunkMs,
     paceFactor,
     replyDelayMs: o.replyDelayMs ?? 0,
@@ -571,6 +578,14 @@ class LiveSession {
       this.#endpoint.credential !== apiKey
     ) {
       return this.#fail(1008, 'API key not valid. Please pass a valid API key.');
+    }
+    const { accessToken } = this.#host.options;
+    if (
+      accessToken !== undefined &&
+      this.#endpoint.backend === 'vertex' &&
+      this.#endpoint.credential !== accessToken
+    ) {
+      return this.#fail(1008, 'Request had invalid authentication credentials.');
     }
     const id = modelId(setup.model, this.#endpoint.backend);
     if (id === undefined) return this.#fail(1007, `Invalid model name: ${String(setup.model)}`);
@@ -896,6 +911,37 @@ class LiveSession {
   }
 }
 
+const TOKEN_PATH = '/v1/token';
+
+/** The STS token exchange (RFC 8693) that Google's external-account credentials call. */
+function serveToken(req: IncomingMessage, res: ServerResponse, accessToken?: string): void {
+  if (req.method !== 'POST' || req.url !== TOKEN_PATH || accessToken === undefined) {
+    res.writeHead(404).end();
+    return;
+  }
+  let body = '';
+  req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+  req.on('end', () => {
+    const form = new URLSearchParams(body);
+    const ok =
+      form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:token-exchange' &&
+      !!form.get('subject_token');
+    res.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify(
+        ok
+          ? {
+              access_token: accessToken,
+              issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+              token_type: 'Bearer',
+              expires_in: 3600,
+            }
+          : { error: 'invalid_request' },
+      ),
+    );
+  });
+}
+
 interface Waiter {
   check(): void;
   fail(err: Error): void;
@@ -921,7 +967,7 @@ export class FakeGeminiServer {
   static async start(options: FakeGeminiOptions = {}): Promise<FakeGeminiServer> {
     const resolved = resolveOptions(options);
     const faults = new FaultPlan(options.faults);
-    const http = createServer((_req, res) => res.writeHead(404).end());
+    const http = createServer((req, res) => serveToken(req, res, resolved.accessToken));
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(0, '127.0.0.1', () => resolve());
@@ -952,6 +998,8 @@ export class FakeGeminiServer {
     http.on('upgrade', (req, socket, head) => {
       const path = req.url ?? '';
       const endpoint = parseEndpoint(path);
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      if (endpoint?.backend === 'vertex' && bearer) endpoint.credential = bearer;
       if (!endpoint || this.#closing) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
@@ -970,6 +1018,11 @@ export class FakeGeminiServer {
       }
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, path, endpoint));
     });
+  }
+
+  /** Vertex AI credentials' `token_url`: an STS token exchange that issues `accessToken`. */
+  get tokenUrl(): string {
+    return `${this.baseUrl}${TOKEN_PATH}`;
   }
 
   /** Add a scripted fault; it counts occurrences of its moment from now on. */

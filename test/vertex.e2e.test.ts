@@ -1,0 +1,280 @@
+/**
+ * The Vertex AI row (`gemini-live-2.5-flash-native-audio`) end to end, offline: the call's
+ * session through the real plugin and @google/genai, talking Vertex to the fake server.
+ *
+ * How Vertex authenticates offline: the plugin builds its Vertex client from project and location
+ * only (it never passes an API key or credentials on Vertex, so express mode is out of reach), so
+ * the SDK asks google-auth-library for Application Default Credentials. Those come from the file
+ * in GOOGLE_APPLICATION_CREDENTIALS, here a workload identity federation (`external_account`)
+ * file whose subject token is a local file and whose `token_url` is the fake's STS endpoint: the
+ * library exchanges the subject token there for an access token, and the fake accepts a Vertex
+ * connection only with that token as `Authorization: Bearer`. GOOGLE_CLOUD_PROJECT must be in the
+ * process environment too (as it is when the worker loads .env files), or the library looks the
+ * project up at cloudresourcemanager.googleapis.com.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { voice } from '@livekit/agents';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WebSocket } from 'ws';
+import { MIC_RATE } from '../src/console/offline_call.ts';
+import { DEFAULT_GREETING } from '../src/config/settings.ts';
+import { type Harness, type HarnessOptions, sent, startHarness } from './support/call_harness.ts';
+import { FakeGeminiServer, type FakeTurn, type Json, tonePcm16 } from './support/fake_gemini.ts';
+
+const MODEL = 'gemini-live-2.5-flash-native-audio';
+const PROJECT = 'vertex-test-project';
+const LOCATION = 'europe-west4';
+const ACCESS_TOKEN = 'ya29.fake-vertex-access-token';
+const RESOURCE = `projects/${PROJECT}/locations/${LOCATION}/publishers/google/models/${MODEL}`;
+const VERTEX_ENV = {
+  GOOGLE_GENAI_USE_VERTEXAI: 'true',
+  GOOGLE_CLOUD_PROJECT: PROJECT,
+  GOOGLE_CLOUD_LOCATION: LOCATION,
+  GEMINI_MODEL: MODEL,
+};
+const SECOND = 24_000;
+const WORDS = tonePcm16(300, MIC_RATE);
+const soon = (ms = 15_000) => Date.now() + ms;
+
+let sts: FakeGeminiServer;
+let dir: string;
+
+beforeAll(async () => {
+  // One token service for the file; each test's fake accepts the token it issues.
+  sts = await FakeGeminiServer.start({ accessToken: ACCESS_TOKEN });
+  dir = mkdtempSync(path.join(tmpdir(), 'vertex-adc-'));
+  const subjectToken = path.join(dir, 'subject-token');
+  writeFileSync(subjectToken, 'an OIDC token from the workload');
+  const credentials = path.join(dir, 'credentials.json');
+  writeFileSync(
+    credentials,
+    JSON.stringify({
+      type: 'external_account',
+      audience:
+        '//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/worker',
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      token_url: sts.tokenUrl,
+      credential_source: { file: subjectToken },
+    }),
+  );
+  vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', credentials);
+  vi.stubEnv('GOOGLE_CLOUD_PROJECT', PROJECT);
+});
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await sts?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe(`a call on the Vertex AI row (${MODEL})`, () => {
+  let h: Harness | undefined;
+  const start = async (options: HarnessOptions = {}) => {
+    h = await startHarness({
+      ...options,
+      env: { ...VERTEX_ENV, ...options.env },
+      fake: { accessToken: ACCESS_TOKEN, ...options.fake },
+    });
+    return h;
+  };
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  const assistantTexts = (harness: Harness) =>
+    harness.call.events
+      .ofType('message')
+      .filter((e) => e.role === 'assistant')
+      .map((e) => e.text);
+
+  const serverCloses = (harness: Harness) =>
+    harness.fake.connections
+      .filter((c) => c.closedBy === 'server')
+      .map((c) => `#${c.index} ${c.closeCode} ${c.closeReason}`);
+
+  it('greets, then answers a spoken turn, on the Vertex endpoint with an ADC token', async () => {
+    const { call, fake, played } = await start();
+    await call.call.greet();
+    const since = call.events.events.length;
+    await call.say(WORDS);
+    expect(await call.untilAnswered({ deadline: soon(), since, settleMs: 800 })).toBe(true);
+
+    const [conn] = fake.connections;
+    expect(fake.connections).toHaveLength(1);
+    expect(conn).toMatchObject({ backend: 'vertex', apiVersion: 'v1beta1' });
+    expect(conn!.path).toMatch(/google\.cloud\.aiplatform\.v1beta1\.LlmBidiService/);
+    expect(conn!.path).not.toMatch(/[?&](key|access_token)=/);
+    expect(conn!.setup.model).toBe(RESOURCE);
+    // The 2.5 text route: the greeting went as client content (the plugin's model-role
+    // instructions, then its '.' turn asking for the reply).
+    const history = conn!.history.flatMap((t: Json) => t.parts.map((p: Json) => p.text));
+    expect(history).toEqual([DEFAULT_GREETING, '.']);
+    const turns = conn!.turns.map((t: FakeTurn) => [t.source, t.text]);
+    expect(turns).toEqual([
+      ['client_content', '.'],
+      ['audio', 'hello'],
+    ]);
+    expect(assistantTexts(h!)).toEqual(['You said: ..', 'You said: hello.']);
+    expect(played).toHaveLength(2);
+    expect(played.every((p) => p.samples > 0.4 * SECOND && !p.interrupted)).toBe(true);
+    expect(call.call.session.agentState).toBe('listening');
+    expect(serverCloses(h!)).toEqual([]);
+  });
+
+  it('runs a function tool: the response goes back without an id, matched by name', async () => {
+    const { call, fake } = await start({
+      env: { AGENT_GREETING: '' },
+      fake: {
+        respond: (turn) =>
+          turn.source === 'tool_response'
+            ? { text: 'It is noon in Paris.' }
+            : { toolCall: { name: 'get_current_time', args: { timeZone: 'Europe/Paris' } } },
+      },
+    });
+    await call.say(WORDS);
+    expect(await call.untilAnswered({ deadline: soon(), settleMs: 800 })).toBe(true);
+
+    expect(call.events.ofType('tool_call')).toMatchObject([
+      { name: 'get_current_time', arguments: { timeZone: 'Europe/Paris' }, is_error: false },
+    ]);
+    const responses = (sent(fake, 'toolResponse') as { functionResponses: Json[] }[]).flatMap(
+      (r) => r.functionResponses,
+    );
+    expect(responses).toHaveLength(1);
+    expect(responses[0]).toMatchObject({ name: 'get_current_time' });
+    // Vertex takes no id, no scheduling and no NON_BLOCKING acks on function responses.
+    expect(Object.keys(responses[0]).sort()).toEqual(['name', 'response']);
+    expect(fake.connections[0]!.turns.at(-1)).toMatchObject({
+      source: 'tool_response',
+      toolResponse: { name: 'get_current_time' },
+    });
+    expect(assistantTexts(h!).at(-1)).toBe('It is noon in Paris.');
+    expect(serverCloses(h!)).toEqual([]);
+  });
+
+  it('survives an internal error (1011) mid-reply: resumes with its handle, answers the next turn', async () => {
+    let spoken = 0;
+    const { call, fake, played } = await start({
+      env: { AGENT_GREETING: '' },
+      fake: {
+        transcribe: () => `words ${++spoken}`,
+        respond: (turn) => ({ text: `reply to ${turn.text}`, audioMs: 400 }),
+        faults: [{ at: 'reply', nth: 1, afterChunks: 3, do: { type: 'close', code: 1011 } }],
+      },
+    });
+    let closed = false;
+    call.call.session.on(voice.AgentSessionEventTypes.Close, () => {
+      closed = true;
+    });
+    const turn = async () => {
+      const since = call.events.events.length;
+      await call.say(WORDS);
+      return call.untilAnswered({ deadline: soon(), since, settleMs: 300 });
+    };
+    expect(await turn()).toBe(true);
+    await call.say(WORDS); // its reply is cut by the fault
+    await fake.waitFor((f) => f.connections[1]?.setup !== undefined, 5000, 'reconnect');
+    await call.untilAnswered({ deadline: soon(), replies: 0, settleMs: 300 });
+    expect(await turn()).toBe(true);
+
+    expect(closed).toBe(false);
+    expect(call.events.ofType('error').filter((e) => e.recoverable === false)).toEqual([]);
+    expect(fake.connections).toHaveLength(2);
+    expect(fake.connections[0]!.closeCode).toBe(1011);
+    const [first, second] = fake.connections;
+    expect(second).toMatchObject({ backend: 'vertex', resumedFrom: 'handle-0-1' });
+    expect(second!.setup.sessionResumption).toEqual({ handle: 'handle-0-1' });
+    expect(second!.setup.model).toBe(first!.setup.model);
+    // Resumed after the first turn: only the cut turn is given back, as client content.
+    const seeded = second!.history.flatMap((t: Json) => t.parts.map((p: Json) => p.text));
+    expect(seeded).toContain('words 2');
+    expect(seeded).not.toContain('words 1');
+    expect(assistantTexts(h!).at(-1)).toBe('reply to words 3');
+    expect(played[1]!.samples).toBeLessThan(0.4 * SECOND);
+    expect(call.call.model.recoveries.at(-1)!.stats.reconnects).toMatchObject([
+      { cause: 'close 1011', resumed: true },
+    ]);
+    expect(call.call.session.agentState).toBe('listening');
+  });
+
+  it('a close (1011) during a tool call: the id-less result reaches the new connection as text', async () => {
+    const { call, fake } = await start({
+      env: { AGENT_GREETING: '' },
+      fake: {
+        respond: (turn) =>
+          /tool returned/.test(turn.text)
+            ? { text: 'It is noon.', audioMs: 400 }
+            : { toolCall: { name: 'get_current_time', args: { timeZone: 'UTC' } } },
+        faults: [{ at: 'tool_call', do: { type: 'close', code: 1011 } }],
+      },
+    });
+    await call.say(WORDS);
+    expect(await call.untilAnswered({ deadline: soon(), settleMs: 300 })).toBe(true);
+
+    expect(call.events.ofType('tool_call').map((e) => e.name)).toEqual(['get_current_time']);
+    expect(fake.connections).toHaveLength(2);
+    // No turn had completed, so no handle yet: a fresh session, seeded with the conversation.
+    expect(fake.connections[1]!.resumedFrom).toBeUndefined();
+    // The response has no id on Vertex: the recovery knows its call through the plugin's map.
+    expect(fake.received.filter((r) => r.conn === 1 && 'toolResponse' in r.msg)).toEqual([]);
+    expect(fake.connections[1]!.turns[0]).toMatchObject({ source: 'client_content' });
+    expect(fake.connections[1]!.turns[0]!.text).toMatch(/get_current_time tool returned/);
+    expect(assistantTexts(h!).at(-1)).toBe('It is noon.');
+    expect(call.call.model.recoveries.at(-1)!.stats.toolResultsAsText).toBe(1);
+  });
+
+  it('sends in its setup what the Vertex row allows, and nothing it forbids', async () => {
+    const { fake } = await start({
+      env: {
+        AGENT_GREETING: '',
+        GEMINI_THINKING_BUDGET: '512',
+        GEMINI_AFFECTIVE_DIALOG: 'true',
+        GEMINI_PROACTIVE_AUDIO: 'true',
+        GEMINI_VOICE: 'Kore',
+        GEMINI_TEMPERATURE: '0.4',
+      },
+    });
+    await fake.waitFor((f) => f.sent.some((e) => 'setupComplete' in e.msg), 5000, 'setup');
+    const [conn] = fake.connections;
+    const { setup } = conn!;
+
+    // Affective dialog and proactivity stay on Vertex's v1beta1 (the plugin would pick v1alpha,
+    // which exists only on the Gemini API).
+    expect(conn!.apiVersion).toBe('v1beta1');
+    expect(setup.model).toBe(RESOURCE);
+    expect(setup.generationConfig.thinkingConfig).toEqual({ thinkingBudget: 512 });
+    expect(setup.generationConfig.enableAffectiveDialog).toBe(true);
+    expect(setup.proactivity).toEqual({ proactiveAudio: true });
+    expect(setup.generationConfig.temperature).toBe(0.4);
+    expect(setup.generationConfig.speechConfig.voiceConfig.prebuiltVoiceConfig.voiceName).toBe(
+      'Kore',
+    );
+    // Forbidden by the row: thinking levels (3.x), the 3.x history declaration, asynchronous
+    // (NON_BLOCKING) functions.
+    expect(setup.generationConfig.thinkingConfig.thinkingLevel).toBeUndefined();
+    expect(setup.historyConfig).toBeUndefined();
+    const declarations = (setup.tools ?? []).flatMap((t: Json) => t.functionDeclarations ?? []);
+    expect(declarations.map((d: Json) => d.name)).toContain('get_current_time');
+    expect(declarations.filter((d: Json) => d.behavior !== undefined)).toEqual([]);
+    expect(conn!.closedBy).not.toBe('server');
+  });
+
+  it('the fake refuses a Vertex connection without the token', async () => {
+    const fake = await FakeGeminiServer.start({ accessToken: ACCESS_TOKEN });
+    try {
+      const url = `${fake.baseUrl.replace('http', 'ws')}/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent`;
+      const ws = new WebSocket(url, { headers: { Authorization: 'Bearer not-the-token' } });
+      const code = await new Promise<number>((resolve, reject) => {
+        ws.on('open', () => ws.send(JSON.stringify({ setup: { model: RESOURCE } })));
+        ws.on('close', (c) => resolve(c));
+        ws.on('error', reject);
+      });
+      expect(code).toBe(1008);
+    } finally {
+      await fake.close();
+    }
+  });
+});
