@@ -6,14 +6,12 @@
  * win over the environment. A developer's `.env.local` in the repo would leak a real key or model
  * into these runs, so each child runs in an empty temp directory (with a `node_modules` link, so
  * `--import tsx` resolves exactly as it does from the repo root) and with a clean environment
- * (PATH, HOME and what the test sets). One test puts a `.env.local` in its directory to show the
- * isolation is needed.
+ * (PATH, HOME and what the test sets): test/support/child_run.ts. One test puts a `.env.local` in
+ * its directory to show the isolation is needed.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav, resampleTo, writeWav } from '../src/audio/wav.ts';
 import {
@@ -23,10 +21,10 @@ import {
   SpeechDetector,
 } from './support/fake_gemini.ts';
 import { FIXTURES, speechFixture } from './support/call_harness.ts';
+import { REPO, killRunning, runChild, runDir } from './support/child_run.ts';
 import { concatSamples } from './support/signals.ts';
 import { readY4m } from './support/y4m.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CONSOLE = path.join(REPO, 'src', 'console.ts');
 const HELLO = path.join(FIXTURES, 'hello.wav');
 const MIC_RATE = 16_000;
@@ -45,23 +43,7 @@ const shortReplies: FakeGeminiOptions['respond'] = (turn) =>
 
 let work: string;
 
-/** A fresh empty directory to run the console in; `node_modules` links to the repo's. */
-function runDir(): string {
-  const dir = mkdtempSync(path.join(work, 'run-'));
-  symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  return dir;
-}
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  wallMs: number;
-  cwd: string;
-}
-
-const children = new Set<ChildProcess>();
+type RunResult = Awaited<ReturnType<typeof runChild>> & { cwd: string };
 
 /**
  * At most this many consoles run at once. Each starts CPU-bound (tsx and the framework load for
@@ -88,44 +70,18 @@ async function runConsole(
   env: Record<string, string | undefined>,
   options: { cwd?: string } = {},
 ): Promise<RunResult> {
-  const cwd = options.cwd ?? runDir();
-  const clean: Record<string, string> = {};
-  for (const [key, value] of Object.entries({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    ...env,
-  })) {
-    if (value !== undefined) clean[key] = value;
-  }
+  const cwd = options.cwd ?? runDir(work);
   const release = await acquire();
-  const started = Date.now();
-  return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CONSOLE, ...args], {
-      cwd,
-      env: clean,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr, wallMs: Date.now() - started, cwd });
-    });
-  }).finally(release);
+  try {
+    return { ...(await runChild(CONSOLE, args, env, cwd, RUN_LIMIT_MS)), cwd };
+  } finally {
+    release();
+  }
 }
 
 /** The child's exit, with its output when it is not the expected code. */
 function expectExit(run: RunResult, code: number): void {
-  expect(
-    { code: run.code, signal: run.signal },
-    `stdout:\n${run.stdout.slice(-3000)}\nstderr:\n${run.stderr}`,
-  ).toEqual({ code, signal: null });
+  expect({ code: run.code, signal: run.signal }, run.describe).toEqual({ code, signal: null });
 }
 
 type Line = { t_ms: number; type: string } & Record<string, Json>;
@@ -231,7 +187,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killRunning();
   await Promise.all(fakes.splice(0).map((f) => f.close()));
   rmSync(work, { recursive: true, force: true });
 });
@@ -249,7 +205,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
     beforeAll(async () => {
       // Only the canary key opens a session: a run that exits 0 provably carried it.
       fake = await startFake({ apiKey: CANARY });
-      const dir = runDir();
+      const dir = runDir(work);
       output = path.join(dir, 'agent.wav');
       transcript = path.join(dir, 'call.jsonl');
       run = await runConsole(
@@ -368,7 +324,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
   describe('input in any WAV format', () => {
     it('takes a 44.1 kHz stereo WAV like the 16 kHz mono one: one user turn, answered', async () => {
       const fake = await startFake();
-      const dir = runDir();
+      const dir = runDir(work);
       const mono = readWav(HELLO);
       const at44 = resampleTo(mono, 44_100).samples;
       // Stereo with different channels: the left louder than the right; the console mixes down.
@@ -410,7 +366,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
     it('sends no greeting request; the output holds only the answer (and a debug log keeps the key)', async () => {
       const canary = `canary-debug-${process.pid}`;
       const fake = await startFake({ apiKey: canary });
-      const dir = runDir();
+      const dir = runDir(work);
       const output = path.join(dir, 'agent.wav');
       const transcript = path.join(dir, 'call.jsonl');
       const run = await runConsole(
@@ -459,7 +415,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
   describe('--video', () => {
     it('plays through the avatar sink: a y4m and one WAV timeline, silence included, in sync', async () => {
       const fake = await startFake();
-      const dir = runDir();
+      const dir = runDir(work);
       const output = path.join(dir, 'agent.wav');
       const video = path.join(dir, 'agent.y4m');
       const run = await runConsole(
@@ -504,7 +460,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
             ? { text: 'It is noon in Paris.', audioMs: 500 }
             : { toolCall: { name: 'get_current_time', args: { timeZone: 'Europe/Paris' } } },
       });
-      const dir = runDir();
+      const dir = runDir(work);
       const transcript = path.join(dir, 'call.jsonl');
       const run = await runConsole(
         ['--input', HELLO, '--transcript', transcript, '--no-greeting', '--settle', '300'],
@@ -535,7 +491,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
   describe('timeout', () => {
     it('exits 3 at the deadline when the model never answers, still writing the files', async () => {
       const fake = await startFake({ respond: () => new Promise(() => {}) });
-      const dir = runDir();
+      const dir = runDir(work);
       const output = path.join(dir, 'agent.wav');
       const transcript = path.join(dir, 'call.jsonl');
       const run = await runConsole(
@@ -616,7 +572,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
       });
 
       it('a .env.local in the working directory is read (why the other runs use an empty one)', async () => {
-        const dir = runDir();
+        const dir = runDir(work);
         writeFileSync(path.join(dir, '.env.local'), 'GEMINI_VOICE=Bob\n');
         const fake = await startFake();
         const run = await runConsole(

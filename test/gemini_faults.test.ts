@@ -9,32 +9,24 @@
  */
 import { voice } from '@livekit/agents';
 import { type TestContext, afterAll, describe, expect, it } from 'vitest';
-import { MIC_RATE, OfflineCall } from '../src/console/offline_call.ts';
+import { MIC_RATE } from '../src/console/offline_call.ts';
 import type { SessionRecovery } from '../src/gemini/session_recovery.ts';
-import { createCallSession } from '../src/session.ts';
 import {
+  E2E_MODELS,
   type Harness,
   type HarnessOptions,
-  TEST_API_KEY,
-  quietLogger,
   startHarness,
-  testSettings,
+  unscriptedCloses,
 } from './support/call_harness.ts';
 import {
   type FakeConnection,
-  type FakeGeminiOptions,
-  FakeGeminiServer,
+  type FakeGeminiServer,
   type FakeReply,
   type FakeTurn,
   type FaultSpec,
   messageKind,
   tonePcm16,
 } from './support/fake_gemini.ts';
-
-const MODELS = [
-  { id: 'gemini-2.5-flash-native-audio-preview-12-2025', family: '2.5' },
-  { id: 'gemini-3.1-flash-live-preview', family: '3.1' },
-] as const;
 
 /** A short voiced burst: the fake's energy VAD takes it as one spoken turn. */
 const WORDS = tonePcm16(300, MIC_RATE);
@@ -136,14 +128,6 @@ function expectAlive(call: FaultCall): void {
   expect(call.call.call.session.agentState).toBe('listening');
 }
 
-/** Server closes no fault scripted (a rule break closes with 1007). */
-function unscriptedCloses(fake: FakeGeminiServer, allowed: number[] = []): string[] {
-  return fake.connections
-    .filter((c) => c.closedBy === 'server' && !allowed.includes(c.index))
-    .filter((c) => !fake.faults.some((f) => f.connection === c.index))
-    .map((c) => `#${c.index} ${c.closeCode} ${c.closeReason}`);
-}
-
 const resumedWith = (c: FakeConnection | undefined): unknown => c?.setup?.sessionResumption?.handle;
 
 /** Client messages of a kind on one connection. */
@@ -180,7 +164,7 @@ const seededTexts = (c: FakeConnection | undefined): string[] =>
     (t.parts ?? []).map((p) => p.text ?? ''),
   );
 
-describe.concurrent.each(MODELS)('$family keeps the call through', ({ id, family }) => {
+describe.concurrent.each(E2E_MODELS)('$family keeps the call through', ({ id, family }) => {
   it('a dropped connection (1006) mid-reply', async (ctx) => {
     const call = await startCall(ctx, id, [
       { at: 'reply', nth: 1, afterChunks: 3, do: { type: 'close', code: 1006 } },
@@ -500,46 +484,20 @@ describe.concurrent.each(MODELS)('$family keeps the call through', ({ id, family
   });
 });
 
-describe.concurrent.each(MODELS)('$family setup timeout', ({ id }) => {
+describe.concurrent.each(E2E_MODELS)('$family setup timeout', ({ id }) => {
   it('abandons a setup that never completes and connects again', async (ctx) => {
-    quietLogger();
-    const fake = await FakeGeminiServer.start(fakeOptions(1000));
-    const settings = testSettings(fake, { GEMINI_MODEL: id, AGENT_GREETING: '' });
-    const session = await createCallSession({
-      settings,
-      echoFree: true,
-      outputCanPause: false,
-      connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 400 },
-    });
-    const played: Harness['played'] = [];
-    const offline = await OfflineCall.start(session, {
-      onAgentAudio: (samples, info) => played.push({ samples: samples.length, ...info }),
-    });
-    const call = faultCall(ctx, {
-      fake,
-      call: offline,
-      settings,
-      played,
-      close: async () => {
-        await offline.close();
-        await fake.close();
+    const call = await startCall(
+      ctx,
+      id,
+      [{ at: 'setup', do: { type: 'delay_setup', ms: 1000 } }],
+      {
+        connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 400 },
       },
-    });
+    );
     expect(await call.turn()).toBe('reply to words 1');
 
     expectAlive(call);
-    expect(fake.connections).toHaveLength(2);
-    expect(fake.connections[0]!.closedBy).toBe('client');
+    expect(call.fake.connections).toHaveLength(2);
+    expect(call.fake.connections[0]!.closedBy).toBe('client');
   });
 });
-
-function fakeOptions(setupDelayMs: number): FakeGeminiOptions {
-  let spoken = 0;
-  return {
-    apiKey: TEST_API_KEY,
-    paceFactor: 4,
-    respond: responder({}),
-    transcribe: () => `words ${++spoken}`,
-    faults: [{ at: 'setup', do: { type: 'delay_setup', ms: setupDelayMs } }],
-  };
-}

@@ -2,7 +2,7 @@
  * One offline call against the fake Gemini Live server, through the real plugin, SDK and
  * AgentSession: what the end-to-end suites build on.
  */
-import { initializeLogger, type llm } from '@livekit/agents';
+import { type APIConnectOptions, initializeLogger, type llm } from '@livekit/agents';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMonoAt } from '../../src/audio/wav.ts';
@@ -14,6 +14,16 @@ import { FakeGeminiServer, type FakeGeminiOptions } from './fake_gemini.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 export const TEST_API_KEY = 'test-key-for-the-fake';
+
+/** The model families the end-to-end suites run every case on, and how each takes text turns. */
+export const E2E_MODELS = [
+  { id: 'gemini-3.1-flash-live-preview', family: '3.1', textRoute: 'realtime_text' },
+  {
+    id: 'gemini-2.5-flash-native-audio-preview-12-2025',
+    family: '2.5',
+    textRoute: 'client_content',
+  },
+] as const;
 
 let loggerReady = false;
 /** The framework logs through pino; tests keep it to errors unless LOG_LEVEL says otherwise. */
@@ -43,6 +53,8 @@ export interface HarnessOptions {
   metadata?: string;
   fake?: FakeGeminiOptions;
   tools?: llm.ToolContextLike;
+  /** The session's connect options; default: no plugin retries, 5 s for each setup. */
+  connOptions?: APIConnectOptions;
 }
 
 export interface Harness {
@@ -63,7 +75,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     echoFree: true,
     outputCanPause: false,
     ...(options.tools ? { tools: options.tools } : {}),
-    connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 5000 },
+    connOptions: options.connOptions ?? { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 5000 },
   });
   const played: Harness['played'] = [];
   const call = await OfflineCall.start(session, {
@@ -84,6 +96,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 /** Every client message of a kind (`setup`, `clientContent`, `realtimeInput`, `toolResponse`). */
 export function sent(fake: FakeGeminiServer, kind: string): unknown[] {
   return fake.received.filter((r) => kind in r.msg).map((r) => r.msg[kind]);
+}
+
+/**
+ * Sockets the server closed that no scripted fault explains (a rule break closes with 1007), as
+ * `#index code reason`; `allowed`: connection indexes a test expects the server to close.
+ */
+export function unscriptedCloses(fake: FakeGeminiServer, allowed: number[] = []): string[] {
+  return fake.connections
+    .filter((c) => c.closedBy === 'server' && !allowed.includes(c.index))
+    .filter((c) => !fake.faults.some((f) => f.connection === c.index))
+    .map((c) => `#${c.index} ${c.closeCode} ${c.closeReason}`);
 }
 
 /** Realtime text inputs the client sent, in order. */

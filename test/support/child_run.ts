@@ -44,6 +44,14 @@ export function runDir(root: string): string {
   return dir;
 }
 
+/** Children started and not yet exited, for `killRunning`. */
+const running = new Set<Child>();
+
+/** SIGKILL the group of every child still running (an afterAll for tests that ended early). */
+export function killRunning(): void {
+  for (const child of running) killGroup(child);
+}
+
 export function startChild(
   script: string,
   args: string[],
@@ -80,7 +88,7 @@ export function startChild(
       resolve({ code, signal, wallMs: Date.now() - started, at: Date.now() });
     });
   });
-  return {
+  const handle: Child = {
     process: child,
     cwd,
     stdout: () => stdout,
@@ -109,6 +117,10 @@ export function startChild(
       });
     },
   };
+  running.add(handle);
+  const gone = () => running.delete(handle);
+  exited.then(gone, gone);
+  return handle;
 }
 
 /** Run a child to its end; SIGKILL its group after `limitMs`. */

@@ -571,21 +571,16 @@ class LiveSession {
       return this.#fail(1007, 'Invalid JSON payload received. The first message must be setup.');
     }
     this.conn.setup = setup;
-    const { apiKey } = this.#host.options;
-    if (
-      apiKey !== undefined &&
-      this.#endpoint.backend === 'gemini' &&
-      this.#endpoint.credential !== apiKey
-    ) {
-      return this.#fail(1008, 'API key not valid. Please pass a valid API key.');
-    }
-    const { accessToken } = this.#host.options;
-    if (
-      accessToken !== undefined &&
-      this.#endpoint.backend === 'vertex' &&
-      this.#endpoint.credential !== accessToken
-    ) {
-      return this.#fail(1008, 'Request had invalid authentication credentials.');
+    const { apiKey, accessToken } = this.#host.options;
+    const gemini = this.#endpoint.backend === 'gemini';
+    const expected = gemini ? apiKey : accessToken;
+    if (expected !== undefined && this.#endpoint.credential !== expected) {
+      return this.#fail(
+        1008,
+        gemini
+          ? 'API key not valid. Please pass a valid API key.'
+          : 'Request had invalid authentication credentials.',
+      );
     }
     const id = modelId(setup.model, this.#endpoint.backend);
     if (id === undefined) return this.#fail(1007, `Invalid model name: ${String(setup.model)}`);
