@@ -75,12 +75,15 @@ export async function runJob(ctx: JobContext, deps: JobDeps = JOB_DEPS): Promise
   });
   ctx.addShutdownCallback(async () => {
     call.usage.logSummary({ jobId: ctx.job.id, room: ctx.room.name, model: call.model.model });
+    await call.video.close();
     await avatar?.close();
   });
   // Like LiveKit's avatar plugins: attach before session.start(), which then keeps our sink.
   await avatar?.start(call.session, ctx.room);
   await call.session.start({ agent: call.agent, room: ctx.room });
   await ctx.connect();
+  // Gemini sees the user RoomIO linked (their camera, or their screen share while they share).
+  call.video.attachRoom(ctx.room, () => call.session._roomIO?.linkedParticipant?.identity);
   await call.greet();
 }
 

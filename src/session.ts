@@ -11,6 +11,7 @@ import type { GuardedRealtimeModel } from './gemini/guarded_realtime.ts';
 import { createRealtimeModel } from './gemini/realtime_model.ts';
 import { builtinTools } from './tools.ts';
 import { CallUsage } from './usage.ts';
+import { VideoInput } from './video/video_input.ts';
 
 export interface CallSessionOptions {
   settings: Settings;
@@ -40,6 +41,11 @@ export interface CallSession {
   session: voice.AgentSession;
   model: GuardedRealtimeModel;
   usage: CallUsage;
+  /**
+   * The user's camera / screen share to Gemini (off when the model or settings say so): the worker
+   * attaches the room, the console a --camera file.
+   */
+  video: VideoInput;
   /** Play the greeting, if the settings have one; resolves once it has played out. */
   greet(): Promise<void>;
 }
@@ -83,6 +89,7 @@ export async function createCallSession(options: CallSessionOptions): Promise<Ca
   });
   model.presetTools(new llm.ToolContext([...session.toolCtx.tools, ...agent.toolCtx.tools]));
   const usage = new CallUsage(session);
+  const video = new VideoInput({ settings, model, session });
   log().info({ settings: describeSettings(settings) }, 'call session created');
 
   const greet = async () => {
@@ -91,5 +98,5 @@ export async function createCallSession(options: CallSessionOptions): Promise<Ca
     const handle = session.generateReply({ instructions: greeting });
     await handle.waitForPlayout();
   };
-  return { settings, agent, session, model, usage, greet };
+  return { settings, agent, session, model, usage, video, greet };
 }

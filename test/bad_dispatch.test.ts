@@ -114,6 +114,7 @@ function standIn(metadata: string, env: Env = ENV): StandIn {
         session: { start: async (arg: unknown) => void s.sessionStarts.push(arg) },
         model: { model: options.settings.call.model },
         usage: { logSummary: () => {} },
+        video: { attachRoom: () => {}, close: async () => {} },
         greet: async () => void (s.greets += 1),
       } as unknown as CallSession;
     },

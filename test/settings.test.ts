@@ -367,6 +367,7 @@ describe('secrets', () => {
       contextId: 'default',
       avatar: 'default 512x512@30',
       turnDetection: 'livekit',
+      video: 'auto: speaking 1/1000ms, none while silent, <=1024px q75',
       agentName: 'gemini-avatar',
       backend: 'gemini',
     });

@@ -42,6 +42,13 @@ export const VOICES = [
 ] as const;
 export type VoiceName = (typeof VOICES)[number];
 
+/**
+ * The user's video Gemini sees: `auto` prefers a screen share while there is one, else the
+ * camera; `camera` / `screen` take only that source; `off` sends no video.
+ */
+export const VIDEO_SOURCES = ['auto', 'camera', 'screen', 'off'] as const;
+export type VideoSource = (typeof VIDEO_SOURCES)[number];
+
 /** Ids that name files or table rows: no separators, no dots, so they cannot leave a folder. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,99}$/;
@@ -144,6 +151,44 @@ export const CALL_FIELDS = {
     allowed: `an instruction for the first reply, up to ${MAX_GREETING_CHARS} characters ("" for none)`,
     kind: 'string',
   },
+  videoInput: {
+    schema: z.enum(VIDEO_SOURCES),
+    env: 'VIDEO_INPUT',
+    dispatch: 'gemini_realtime_config.video_input',
+    allowed: VIDEO_SOURCES.join(', '),
+    kind: 'string',
+  },
+  videoSpeakingIntervalMs: {
+    schema: z.number().int().min(100).max(60_000),
+    env: 'VIDEO_SPEAKING_INTERVAL_MS',
+    dispatch: 'gemini_realtime_config.video_speaking_interval_ms',
+    allowed: 'whole milliseconds from 100 to 60000',
+    kind: 'number',
+  },
+  videoIdleIntervalMs: {
+    schema: z
+      .number()
+      .int()
+      .min(0)
+      .max(600_000)
+      .refine((ms) => ms === 0 || ms >= 100),
+    env: 'VIDEO_IDLE_INTERVAL_MS',
+    dispatch: 'gemini_realtime_config.video_idle_interval_ms',
+    allowed: '0 (no frames while the user is silent) or whole milliseconds from 100 to 600000',
+    kind: 'number',
+  },
+  videoMaxSize: {
+    schema: z.number().int().min(64).max(3840),
+    env: 'VIDEO_MAX_SIZE',
+    allowed: 'pixels on the long side, a whole number from 64 to 3840',
+    kind: 'number',
+  },
+  videoJpegQuality: {
+    schema: z.number().int().min(1).max(100),
+    env: 'VIDEO_JPEG_QUALITY',
+    allowed: 'a whole number from 1 to 100',
+    kind: 'number',
+  },
   avatarId: {
     schema: z.string().regex(ID),
     env: 'AVATAR_ID',
@@ -170,6 +215,16 @@ export interface CallOptions {
   /** Instruction for the first reply; '' means the agent waits for the user. */
   greeting: string;
   avatarId: string;
+  /** Which of the user's video tracks Gemini sees; unset: `auto`. See src/config/video.ts. */
+  videoInput?: VideoSource;
+  /** One frame per this many ms while the user speaks; unset: 1000. */
+  videoSpeakingIntervalMs?: number;
+  /** One frame per this many ms otherwise, 0 for none; unset: per model (src/config/video.ts). */
+  videoIdleIntervalMs?: number;
+  /** Frames are scaled to at most this many pixels on the long side; unset: 1024. */
+  videoMaxSize?: number;
+  /** JPEG quality 1-100; unset: 75. */
+  videoJpegQuality?: number;
 }
 
 /** Which source a field's current value came from, so a later check can name it. */

@@ -6,3 +6,4 @@ export * from './model_rules.ts';
 export * from './models.ts';
 export * from './secret.ts';
 export * from './settings.ts';
+export * from './video.ts';

@@ -33,6 +33,7 @@ import {
   modelCapabilities,
 } from './models.ts';
 import { Secret } from './secret.ts';
+import { type VideoPlan, videoPlan } from './video.ts';
 
 export const TURN_DETECTION_MODES = ['gemini', 'livekit'] as const;
 export type TurnDetectionMode = (typeof TURN_DETECTION_MODES)[number];
@@ -339,7 +340,14 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
       ? `${call.avatarId} ${settings.avatar.width}x${settings.avatar.height}@${settings.avatar.fps}`
       : 'off',
     turnDetection,
+    video: describeVideo(videoPlan(settings)),
     agentName: agentName || '(automatic dispatch)',
     backend: settings.google.vertexai ? 'vertex' : 'gemini',
   };
+}
+
+function describeVideo(plan: VideoPlan): string {
+  if (!plan.enabled) return `off (${plan.reason})`;
+  const idle = plan.idleIntervalMs ? `, silent 1/${plan.idleIntervalMs}ms` : ', none while silent';
+  return `${plan.source}: speaking 1/${plan.speakingIntervalMs}ms${idle}, <=${plan.maxSize}px q${plan.jpegQuality}`;
 }

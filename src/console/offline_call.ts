@@ -92,6 +92,7 @@ export class OfflineCall {
 
   async close(): Promise<void> {
     this.speaker.close();
+    await this.call.video.close();
     await this.mic.close();
     await this.call.session.close();
   }

@@ -26,6 +26,7 @@ import {
   log,
 } from '@livekit/agents';
 import * as google from '@livekit/agents-plugin-google';
+import type { AudioFrame } from '@livekit/rtc-node';
 import type { ModelCapabilities } from '../config/models.ts';
 import { watchConnects } from './live_socket_watch.ts';
 import { type PluginSession, internalsOf } from './plugin_internals.ts';
@@ -50,6 +51,8 @@ export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
   readonly #capabilities: llm.RealtimeCapabilities;
   readonly #recoveryPolicy: Partial<RecoveryPolicy>;
   readonly #recoveries: SessionRecovery[] = [];
+  readonly #audioListeners = new Set<(frame: AudioFrame) => void>();
+  #latestSession?: PluginSession;
   #presetTools?: llm.ToolContext;
 
   constructor(row: ModelCapabilities, options: GuardedRealtimeOptions) {
@@ -88,13 +91,34 @@ export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
     return this.#recoveries;
   }
 
+  /** The session this model made last: the one the agent talks through (video input sends on it). */
+  get latestSession(): PluginSession | undefined {
+    return this.#latestSession;
+  }
+
+  /**
+   * See the microphone audio as it reaches the model (after the framework's muting), e.g. to
+   * tell when the user speaks. Returns a function that stops it.
+   */
+  onInputAudio(listener: (frame: AudioFrame) => void): () => void {
+    this.#audioListeners.add(listener);
+    return () => this.#audioListeners.delete(listener);
+  }
+
   override session() {
     const recovery = new SessionRecovery(this.row, this.#recoveryPolicy);
     // The plugin starts its connect loop in the constructor: build it where connects are watched.
     const session = watchConnects(recovery, () => super.session());
     if (this.#presetTools) internalsOf(session)._tools = this.#presetTools;
     this.#recoveries.push(recovery);
-    return guardSession(session, this.row, recovery);
+    const guarded = guardSession(session, this.row, recovery);
+    const pushAudio = guarded.pushAudio.bind(guarded);
+    guarded.pushAudio = (frame) => {
+      pushAudio(frame);
+      for (const listener of this.#audioListeners) listener(frame);
+    };
+    this.#latestSession = guarded;
+    return guarded;
   }
 }
 

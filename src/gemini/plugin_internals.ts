@@ -50,6 +50,10 @@ export interface PluginSessionInternals {
   toolCallStatuses: Map<string, { name: string }>;
   /** Function responses sent without an id (Vertex) -> their call ids. */
   toolResponseCallIds: WeakMap<object, string>;
+  /** The plugin's lock while it connects, seeds a new socket with history, or closes one. */
+  sessionLock: { isLocked(): boolean };
+  /** BLOCKING function calls are pending: the plugin holds realtime input back meanwhile. */
+  shouldBlockRealtimeInputForPendingTools(): boolean;
   sendClientEvent(event: ClientEvent): void;
   /** Restart the socket and drop the messages queued for the old one. */
   markRestartNeeded(): void;
@@ -58,6 +62,11 @@ export interface PluginSessionInternals {
   handleGoAway(goAway: { timeLeft?: string }): void;
   handleServerContent(content: { turnComplete?: boolean; interrupted?: boolean }): void;
   pushAudio(frame: AudioFrame): void;
+}
+
+/** The part of the @google/genai live session (`activeSession`) that video input uses. */
+export interface LiveSessionSend {
+  sendRealtimeInput(params: { video?: { data: string; mimeType: string } }): void;
 }
 
 export function internalsOf(session: PluginSession): PluginSessionInternals {

@@ -115,12 +115,27 @@ export interface FakeConnection {
   resumedFrom?: string;
   /** Send a raw server message (e.g. `{goAway:{timeLeft:'5s'}}`). */
   send(msg: Json): void;
+  /** Every realtime video frame accepted on this connection, in order. */
+  videoFrames: FakeVideoFrame[];
   /** Close from the server side, like Google ending the session. */
   close(code: number, reason: string): void;
 }
 
 export type Backend = 'gemini' | 'vertex';
 type Family = 'native_audio_2_5' | 'live_3';
+/** One `realtimeInput.video` frame as the fake received it. */
+export interface FakeVideoFrame {
+  conn: number;
+  /** performance.now() ms at arrival. */
+  at: number;
+  mimeType: string;
+  /** Decoded image bytes. */
+  bytes: number;
+  /** From the JPEG's frame header; undefined when the image is not a JPEG the fake can read. */
+  width?: number;
+  height?: number;
+}
+
 type LogEntry = { conn: number; at: number; msg: Json };
 
 /** Google's server-side model list, as far as the fake knows it. */
@@ -128,7 +143,8 @@ const NATIVE_AUDIO_2_5 = { family: 'native_audio_2_5', backends: ['gemini'] } as
 const VERTEX_2_5 = { family: 'native_audio_2_5', backends: ['vertex'] } as const;
 // 3.x on Vertex is assumed (users report 3.1 Vertex 1007s), not verified.
 const LIVE_3 = { family: 'live_3', backends: ['gemini', 'vertex'] } as const;
-const SERVER_MODELS: Readonly<Record<string, { family: Family; backends: readonly Backend[] }>> = {
+type ServerModel = { family: Family; backends: readonly Backend[]; video?: false };
+const SERVER_MODELS: Readonly<Record<string, ServerModel>> = {
   'gemini-2.5-flash-native-audio-preview-12-2025': NATIVE_AUDIO_2_5,
   'gemini-2.5-flash-native-audio-preview-09-2025': NATIVE_AUDIO_2_5,
   'gemini-live-2.5-flash-native-audio': VERTEX_2_5,
@@ -138,6 +154,8 @@ const SERVER_MODELS: Readonly<Record<string, { family: Family; backends: readonl
   'gemini-3.8-live': LIVE_3,
 };
 
+  // Test-only: no real Live model refuses video; this one stands in for one that would (1007).
+  'fake-live-audio-only': { ...NATIVE_AUDIO_2_5, video: false },
 const GEMINI_PATH =
   /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
 const VERTEX_PATH =
@@ -276,6 +294,22 @@ function pcmRate(mimeType: unknown): number | undefined {
 
 function decodePcm16(b64: unknown): Int16Array {
   const bytes = Buffer.from(typeof b64 === 'string' ? b64 : '', 'base64');
+/** Width and height from a JPEG's start-of-frame segment (SOF0..SOF15 except DHT/JPG/DAC). */
+export function jpegSize(image: Buffer): { width?: number; height?: number } {
+  if (image.length < 4 || image[0] !== 0xff || image[1] !== 0xd8) return {};
+  let at = 2;
+  while (at + 9 < image.length) {
+    if (image[at] !== 0xff) return {};
+    const marker = image[at + 1]!;
+    const length = image.readUInt16BE(at + 2);
+    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+      return { height: image.readUInt16BE(at + 5), width: image.readUInt16BE(at + 7) };
+    }
+    at += 2 + length;
+  }
+  return {};
+}
+
   const out = new Int16Array(bytes.length >> 1);
   for (let i = 0; i < out.length; i++) out[i] = bytes.readInt16LE(i * 2);
   return out;
@@ -490,6 +524,7 @@ class LiveSession {
   #family: Family = 'native_audio_2_5';
   #epoch = 0; // bumped to cancel the reply in flight
   #active?: { prompt: PromptUsage; sentAudioMs: number };
+  #takesVideo = true;
   #modelTurnStarted = false;
   #pendingCall?: { id: string; name: string; turn: FakeTurn };
   #detector = new SpeechDetector();
@@ -517,6 +552,7 @@ class LiveSession {
       history: [],
       send: (msg) => this.#send(msg),
       close: (code, reason) => this.#fail(code, reason),
+      videoFrames: [],
     };
     // The plugin closes with no status code; a stock ws echo would show the client 1005 (fatal in the plugin).
     const close = ws.close.bind(ws);
@@ -595,6 +631,7 @@ class LiveSession {
     this.#family = known.family;
     const check: SetupCheck = { setup, id, family: known.family, endpoint: this.#endpoint };
     for (const rule of SETUP_RULES) {
+    this.#takesVideo = known.video !== false;
       const reason = rule(check);
       if (reason) return this.#fail(1007, reason);
     }
@@ -675,6 +712,8 @@ class LiveSession {
       );
     if (input.audio) this.#onAudio(input.audio);
     for (const chunk of Array.isArray(input.mediaChunks) ? input.mediaChunks : [])
+    if (input.video !== undefined) this.#onVideo(input.video);
+    if (this.conn.closedBy) return;
       this.#onAudio(chunk);
     if ('activityStart' in input) this.#onActivityStart();
     if ('activityEnd' in input) this.#onActivityEnd();
@@ -686,6 +725,24 @@ class LiveSession {
 
   #manualDetection(): boolean {
     return this.conn.setup.realtimeInputConfig?.automaticActivityDetection?.disabled === true;
+  /** A camera or screen frame: only image blobs, only for models that take video. */
+  #onVideo(blob: Json): void {
+    if (!this.#takesVideo)
+      return this.#fail(1007, `Video input is not supported for models/${this.conn.model}.`);
+    const mimeType = typeof blob?.mimeType === 'string' ? blob.mimeType : '';
+    if (!mimeType.startsWith('image/'))
+      return this.#fail(1007, `Unsupported mime type: ${mimeType}`);
+    const image = Buffer.from(typeof blob.data === 'string' ? blob.data : '', 'base64');
+    this.conn.videoFrames.push({
+      conn: this.conn.index,
+      at: performance.now(),
+      mimeType,
+      bytes: image.length,
+      ...jpegSize(image),
+    });
+    this.#host.notify();
+  }
+
   }
 
   #onAudio(blob: Json): void {
@@ -1062,6 +1119,11 @@ export class FakeGeminiServer {
 
   /** Errors thrown by respond()/transcribe() or socket errors (respond errors also close the socket with 1011). */
   get errors(): readonly unknown[] {
+  /** Every realtime video frame accepted, across connections, in arrival order. */
+  get videoFrames(): FakeVideoFrame[] {
+    return this.#connections.flatMap((c) => c.videoFrames).sort((a, b) => a.at - b.at);
+  }
+
     return this.#errors;
   }
 

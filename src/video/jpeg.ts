@@ -1,0 +1,54 @@
+/**
+ * One video frame -> a JPEG no larger than `maxSize` on its long side, via sharp (libvips, off
+ * the event loop in libuv's thread pool). Frames in a YUV layout are converted to RGB by
+ * rtc-node's libyuv first.
+ */
+import type { VideoFrame } from '@livekit/rtc-node';
+import { VideoBufferType } from '@livekit/rtc-node';
+import sharp from 'sharp';
+
+export const JPEG_MIME = 'image/jpeg';
+
+export interface JpegOptions {
+  maxSize: number;
+  quality: number;
+}
+
+export interface EncodedFrame {
+  data: Buffer;
+  width: number;
+  height: number;
+  mimeType: typeof JPEG_MIME;
+}
+
+export type Encoder = (frame: VideoFrame, options: JpegOptions) => Promise<EncodedFrame>;
+
+/** RGB or RGBA pixels of `frame` (converted on the calling thread when in another layout). */
+export function rgbPixels(frame: VideoFrame): { data: Uint8Array; channels: 3 | 4 } {
+  if (frame.type === VideoBufferType.RGBA) return { data: frame.data, channels: 4 };
+  if (frame.type === VideoBufferType.RGB24) return { data: frame.data, channels: 3 };
+  return { data: frame.convert(VideoBufferType.RGB24).data, channels: 3 };
+}
+
+/** The size `width`x`height` scales to inside `maxSize` (never enlarged, aspect kept). */
+export function fitInside(width: number, height: number, maxSize: number) {
+  const scale = Math.min(1, maxSize / Math.max(width, height));
+  return {
+    width: Math.max(1, Math.round(width * scale)),
+    height: Math.max(1, Math.round(height * scale)),
+  };
+}
+
+export const encodeJpeg: Encoder = async (frame, { maxSize, quality }) => {
+  const { data, channels } = rgbPixels(frame);
+  const size = fitInside(frame.width, frame.height, maxSize);
+  let image = sharp(data, { raw: { width: frame.width, height: frame.height, channels } });
+  if (size.width !== frame.width || size.height !== frame.height) {
+    image = image.resize(size.width, size.height, { fit: 'fill' });
+  }
+  const { data: jpeg, info } = await image
+    .removeAlpha()
+    .jpeg({ quality, chromaSubsampling: '4:2:0' })
+    .toBuffer({ resolveWithObject: true });
+  return { data: jpeg, width: info.width, height: info.height, mimeType: JPEG_MIME };
+};
