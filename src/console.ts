@@ -3,7 +3,7 @@
  *
  *   npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>]
  *                      [--metadata <json>|@<file>] [--no-greeting] [--timeout <s>]
- *                      [--video <file.y4m> [--avatar <id|dir>]]
+ *                      [--video <file.y4m> [--avatar <id|dir>]] [--camera <file.y4m>]
  *
  * Reads the same environment as the worker (GOOGLE_GEMINI_BASE_URL included) and builds the call
  * with the same session builder. The greeting plays first; then the input WAV is the user's
@@ -14,6 +14,10 @@
  * pacing and lip sync as in a room. The avatar's frames go to the .y4m file, and --output then holds
  * the audio as a room would have heard it: one continuous timeline, silence included, starting
  * with the first video frame, so the two files play in sync (mux them with ffmpeg).
+ *
+ * With --camera, a .y4m file is the user's camera: its frames play in real time at the file's
+ * frame rate, looping at the end for as long as the call lasts, and reach Gemini exactly as a
+ * room camera's would (the same sampling by the user's speech, encoding and sending).
  *
  * Exit codes: 0 done, 1 bad settings or metadata, 2 bad arguments, 3 timed out, 4 call failed;
  * 143 / 130 stopped by SIGTERM / SIGINT (the call is closed and the files written first).
@@ -37,11 +41,14 @@ import { WavWriter } from './audio/wav.ts';
 import { type CallEvent, errorMessage } from './console/call_events.ts';
 import { MIC_RATE, OfflineCall, SPEAKER_RATE, type Speaker } from './console/offline_call.ts';
 import { createCallSession } from './session.ts';
+import { PacedFrameSource } from './video/paced_frames.ts';
+import { Y4mReader } from './video/y4m_reader.ts';
 import { UsageError, readInputWav, statusLine } from './cli_io.ts';
 
 const USAGE =
   'usage: npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>] ' +
-  '[--metadata <json>|@<file>] [--no-greeting] [--timeout <s>] [--video <file.y4m> [--avatar <id|dir>]]';
+  '[--metadata <json>|@<file>] [--no-greeting] [--timeout <s>] [--video <file.y4m> [--avatar <id|dir>]] ' +
+  '[--camera <file.y4m>]';
 
 export const EXIT = { ok: 0, config: 1, usage: 2, timeout: 3, failed: 4 } as const;
 
@@ -55,6 +62,7 @@ interface ConsoleArgs {
   settleMs: number;
   video?: string;
   avatar?: string;
+  camera?: string;
 }
 
 function parseConsoleArgs(argv: string[]): ConsoleArgs {
@@ -72,6 +80,7 @@ function parseConsoleArgs(argv: string[]): ConsoleArgs {
         settle: { type: 'string' },
         video: { type: 'string' },
         avatar: { type: 'string' },
+        camera: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -104,7 +113,20 @@ function parseConsoleArgs(argv: string[]): ConsoleArgs {
     settleMs,
     ...(values.video ? { video: values.video } : {}),
     ...(values.avatar ? { avatar: values.avatar } : {}),
+    ...(values.camera ? { camera: values.camera } : {}),
   };
+}
+
+/** `--camera`: a readable 4:2:0 .y4m file, opened to loop. */
+function openCamera(file: string): Y4mReader {
+  if (path.extname(file).toLowerCase() !== '.y4m') {
+    throw new UsageError(`--camera: "${file}" is not valid (allowed: a .y4m file, 4:2:0)`);
+  }
+  try {
+    return new Y4mReader(file, { loop: true });
+  } catch (error) {
+    throw new UsageError(`--camera: "${file}": ${(error as Error).message}`);
+  }
 }
 
 function checkVideoPath(file: string): void {
@@ -213,6 +235,7 @@ export async function runConsole(argv: string[]): Promise<number> {
   const settings = applyDispatchMetadata(loadSettings(), readMetadata(args.metadata));
   const instructions = resolveInstructions(settings);
   const avatar = args.video ? chooseAvatar(args, settings) : undefined;
+  const camera = args.camera ? openCamera(args.camera) : undefined;
 
   // With --video the recorder writes --output (the whole timeline); else the speaker's audio.
   const writer =
@@ -233,6 +256,11 @@ export async function runConsole(argv: string[]): Promise<number> {
     await video?.close().catch(() => {});
     throw error;
   });
+  if (camera && !call.video.plan.enabled) {
+    process.stderr.write(`console: --camera: video input is off: ${call.video.plan.reason}\n`);
+  } else if (camera) {
+    call.video.useSource(new PacedFrameSource(camera.fps, () => camera.next()));
+  }
   const inputMs = (speech.samples.length / MIC_RATE) * 1000;
   const deadline = Date.now() + (args.timeoutS ?? inputMs / 1000 + 60) * 1000;
   let status = 'starting';
@@ -273,6 +301,10 @@ export async function runConsole(argv: string[]): Promise<number> {
   } finally {
     await offline.close();
     // After the close, whose events (a reply cut short by a signal) come before it: usage is last.
+    if (camera) {
+      camera.close();
+      offline.events.add('video', { camera_frames: camera.framesRead, ...call.video.stats });
+    }
     offline.events.add('usage', { ...call.usage.summary() });
     await writer?.close();
     await video?.close();

@@ -24,7 +24,10 @@ const COLUMNS: [string, (m: ModelCapabilities) => string][] = [
   ['Tool-response scheduling', (m) => yes(m.toolResponseScheduling)],
   ['Mid-session instructions/context', (m) => yes(m.midSessionClientContent)],
   ['Text turns (greeting, generateReply) go as', (m) => m.textTurnRoute.replace('_', ' ')],
-  ['Video input', (m) => yes(m.videoInput)],
+  [
+    'Video input',
+    (m) => (m.videoInput ? (m.videoCountsTowardTurn ? 'yes, every frame counts' : 'yes') : 'no'),
+  ],
   ['Verified', (m) => (m.verified ? 'yes' : 'no: assumed')],
 ];
 
