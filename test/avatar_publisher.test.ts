@@ -119,8 +119,7 @@ describe('AvatarPublisher: A/V offset through a real AudioSource (no room)', () 
 
     expect(sink.pendingPlayoutSegments).toBe(0);
     // What left the source is our audio, in order: every chunk but the source's own padding
-    // carries our timeline stamps, at increasing positions, up to the end of what was pushed
-    // (bar the last < 10 ms, which the source keeps until more audio comes).
+    // carries our timeline stamps, at increasing positions, up to the end of what was pushed.
     const starts = [...monitor.timelineStarts()].filter((s, i) =>
       monitor.chunks[i]!.samples.some((x) => x !== 0) ? true : !Number.isNaN(s),
     );

@@ -10,6 +10,11 @@
  * Playout contract (the framework's AudioOutput): playback started when a segment's first frame
  * starts to play; exactly one playback-finished per segment, in order, with the position really
  * played; clearBuffer() drops all queued audio at once and reports `interrupted: true`.
+ *
+ * The source sends whole 10 ms chunks and keeps a partial one until more audio comes, so flush()
+ * completes the last chunk with silence: a segment's end plays when it is due, not in front of the
+ * next segment. That silence is not on the timeline (the tap never sees it): the position stands
+ * still while it plays, so the timeline stays exactly the agent's samples.
  */
 import { AudioFrame } from '@livekit/rtc-node';
 import { log, voice } from '@livekit/agents';
@@ -50,10 +55,13 @@ export class AvatarAudioSink extends voice.AudioOutput {
   readonly #source: PcmSource;
   readonly #tap?: AudioTap;
   readonly #maxFrameSamples: number;
+  readonly #chunkSamples: number;
   readonly #logger = log();
   /** Segments not yet reported finished, oldest first; the last may still be capturing. */
   readonly #segments: Segment[] = [];
   #pushed = 0;
+  /** Samples handed to the source since clearBuffer() emptied it: it sends whole 10 ms chunks. */
+  #sourceSamples = 0;
   /** Bumped by clearBuffer(), so a capture that was waiting for room does not count as new audio. */
   #epoch = 0;
   #closed = false;
@@ -70,6 +78,7 @@ export class AvatarAudioSink extends voice.AudioOutput {
     this.#source = source;
     this.#tap = tap;
     this.#maxFrameSamples = Math.round((sampleRate * maxFrameMs) / 1000);
+    this.#chunkSamples = Math.round(sampleRate / 100);
   }
 
   /** Samples that have left the source (the continuous timeline position). */
@@ -101,32 +110,50 @@ export class AvatarAudioSink extends voice.AudioOutput {
     this.#announceStart(segment);
     for (let offset = 0; offset < samples.length; offset += this.#maxFrameSamples) {
       const epoch = this.#epoch;
-      if (this.#inFlight) {
-        // The source takes one capture at a time; one cut short by clearBuffer() may still hold it.
+      // The source takes one capture at a time; one cut short by clearBuffer() may still hold it.
+      while (this.#inFlight) {
         await this.#inFlight;
         if (epoch !== this.#epoch || this.#closed) return;
       }
-      const piece = samples.slice(offset, offset + this.#maxFrameSamples);
-      this.#tap?.push(piece);
-      this.#pushed += piece.length;
+      const capture = this.#send(samples.slice(offset, offset + this.#maxFrameSamples), true);
       segment.end = this.#pushed;
-      const capture = this.#source.captureFrame(new AudioFrame(piece, this.rate, 1, piece.length));
-      const settled: Promise<void> = capture
-        .then(
-          () => {},
-          () => {},
-        )
-        .then(() => {
-          // The source queues a piece asynchronously, after this call: a clearBuffer() in between
-          // missed it, and it would play after the interruption. Drop it now, before any newer
-          // audio is handed over (newer captures wait for this).
-          if (epoch !== this.#epoch && !this.#closed) this.#clearSource();
-          if (this.#inFlight === settled) this.#inFlight = undefined;
-        });
-      this.#inFlight = settled;
       await capture;
       if (epoch !== this.#epoch || this.#closed) return;
     }
+  }
+
+  /**
+   * Hand `piece` to the source once the capture in flight, if any, has settled (unless
+   * clearBuffer() came first); agent audio goes on the timeline at once. Resolves when the source
+   * took it.
+   */
+  #send(piece: Int16Array, onTimeline: boolean): Promise<void> {
+    const epoch = this.#epoch;
+    if (onTimeline) {
+      this.#tap?.push(piece);
+      this.#pushed += piece.length;
+    }
+    this.#sourceSamples += piece.length;
+    const frame = new AudioFrame(piece, this.rate, 1, piece.length);
+    const capture = this.#inFlight
+      ? this.#inFlight.then(() =>
+          epoch === this.#epoch && !this.#closed ? this.#source.captureFrame(frame) : undefined,
+        )
+      : this.#source.captureFrame(frame);
+    const settled: Promise<void> = capture
+      .then(
+        () => {},
+        () => {},
+      )
+      .then(() => {
+        // The source queues a piece asynchronously, after this call: a clearBuffer() in between
+        // missed it, and it would play after the interruption. Drop it now, before any newer
+        // audio is handed over (newer captures wait for this).
+        if (epoch !== this.#epoch && !this.#closed) this.#clearSource();
+        if (this.#inFlight === settled) this.#inFlight = undefined;
+      });
+    this.#inFlight = settled;
+    return capture;
   }
 
   override flush(): void {
@@ -134,6 +161,13 @@ export class AvatarAudioSink extends voice.AudioOutput {
     const segment = this.#segments.at(-1);
     if (!segment || segment.flushed) return;
     segment.flushed = true;
+    // Complete the source's last 10 ms chunk with silence, so the segment's end leaves now.
+    const partial = this.#sourceSamples % this.#chunkSamples;
+    if (partial > 0 && !this.#closed) {
+      this.#send(new Int16Array(this.#chunkSamples - partial), false).catch((error: unknown) =>
+        this.#logger.error({ error }, 'avatar audio: padding the last chunk failed'),
+      );
+    }
     this.#finishWhenPlayed(segment);
   }
 
@@ -145,6 +179,7 @@ export class AvatarAudioSink extends voice.AudioOutput {
     this.#epoch += 1;
     const played = this.playedSamples;
     this.#source.clearQueue();
+    this.#sourceSamples = 0;
     this.#pushed = played;
     this.#tap?.truncate((played * 1000) / this.rate);
     for (const segment of this.#segments.splice(0)) {

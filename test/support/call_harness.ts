@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { readMonoAt } from '../../src/audio/wav.ts';
 import { applyDispatchMetadata } from '../../src/config/dispatch.ts';
 import { type Env, type Settings, loadSettings } from '../../src/config/settings.ts';
-import { MIC_RATE, OfflineCall } from '../../src/console/offline_call.ts';
+import { MIC_RATE, OfflineCall, type Speaker } from '../../src/console/offline_call.ts';
 import { createCallSession } from '../../src/session.ts';
 import { FakeGeminiServer, type FakeGeminiOptions } from './fake_gemini.ts';
 
@@ -55,6 +55,8 @@ export interface HarnessOptions {
   tools?: llm.ToolContextLike;
   /** The session's connect options; default: no plugin retries, 5 s for each setup. */
   connOptions?: APIConnectOptions;
+  /** The call's speaker (e.g. an avatar's sink) instead of a VirtualSpeaker; `played` stays empty. */
+  speaker?: Speaker;
 }
 
 export interface Harness {
@@ -78,9 +80,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     connOptions: options.connOptions ?? { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 5000 },
   });
   const played: Harness['played'] = [];
-  const call = await OfflineCall.start(session, {
-    onAgentAudio: (samples, info) => played.push({ samples: samples.length, ...info }),
-  });
+  const call = await OfflineCall.start(
+    session,
+    options.speaker
+      ? { speaker: options.speaker }
+      : { onAgentAudio: (samples, info) => played.push({ samples: samples.length, ...info }) },
+  );
   return {
     fake,
     call,
