@@ -113,16 +113,14 @@ export interface FakeConnection {
   history: Json[];
   /** The resumption handle this connection resumed (`setup.sessionResumption.handle`), if valid. */
   resumedFrom?: string;
-  /** Send a raw server message (e.g. `{goAway:{timeLeft:'5s'}}`). */
-  send(msg: Json): void;
   /** Every realtime video frame accepted on this connection, in order. */
   videoFrames: FakeVideoFrame[];
+  /** Send a raw server message (e.g. `{goAway:{timeLeft:'5s'}}`). */
+  send(msg: Json): void;
   /** Close from the server side, like Google ending the session. */
   close(code: number, reason: string): void;
 }
 
-export type Backend = 'gemini' | 'vertex';
-type Family = 'native_audio_2_5' | 'live_3';
 /** One `realtimeInput.video` frame as the fake received it. */
 export interface FakeVideoFrame {
   conn: number;
@@ -136,6 +134,8 @@ export interface FakeVideoFrame {
   height?: number;
 }
 
+export type Backend = 'gemini' | 'vertex';
+type Family = 'native_audio_2_5' | 'live_3';
 type LogEntry = { conn: number; at: number; msg: Json };
 
 /** Google's server-side model list, as far as the fake knows it. */
@@ -152,10 +152,10 @@ const SERVER_MODELS: Readonly<Record<string, ServerModel>> = {
   'gemini-3.1-flash-live-preview': LIVE_3,
   // UNVERIFIED: 3.8 is assumed to follow the 3.1 rules until observed against Google.
   'gemini-3.8-live': LIVE_3,
-};
-
   // Test-only: no real Live model refuses video; this one stands in for one that would (1007).
   'fake-live-audio-only': { ...NATIVE_AUDIO_2_5, video: false },
+};
+
 const GEMINI_PATH =
   /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
 const VERTEX_PATH =
@@ -292,8 +292,6 @@ function pcmRate(mimeType: unknown): number | undefined {
   return rate ? Number(rate) : INPUT_SAMPLE_RATE;
 }
 
-function decodePcm16(b64: unknown): Int16Array {
-  const bytes = Buffer.from(typeof b64 === 'string' ? b64 : '', 'base64');
 /** Width and height from a JPEG's start-of-frame segment (SOF0..SOF15 except DHT/JPG/DAC). */
 export function jpegSize(image: Buffer): { width?: number; height?: number } {
   if (image.length < 4 || image[0] !== 0xff || image[1] !== 0xd8) return {};
@@ -310,6 +308,8 @@ export function jpegSize(image: Buffer): { width?: number; height?: number } {
   return {};
 }
 
+function decodePcm16(b64: unknown): Int16Array {
+  const bytes = Buffer.from(typeof b64 === 'string' ? b64 : '', 'base64');
   const out = new Int16Array(bytes.length >> 1);
   for (let i = 0; i < out.length; i++) out[i] = bytes.readInt16LE(i * 2);
   return out;
@@ -522,9 +522,9 @@ class LiveSession {
   #host: Host;
   #endpoint: Endpoint;
   #family: Family = 'native_audio_2_5';
+  #takesVideo = true;
   #epoch = 0; // bumped to cancel the reply in flight
   #active?: { prompt: PromptUsage; sentAudioMs: number };
-  #takesVideo = true;
   #modelTurnStarted = false;
   #pendingCall?: { id: string; name: string; turn: FakeTurn };
   #detector = new SpeechDetector();
@@ -550,9 +550,9 @@ class LiveSession {
       model: '',
       turns: [],
       history: [],
+      videoFrames: [],
       send: (msg) => this.#send(msg),
       close: (code, reason) => this.#fail(code, reason),
-      videoFrames: [],
     };
     // The plugin closes with no status code; a stock ws echo would show the client 1005 (fatal in the plugin).
     const close = ws.close.bind(ws);
@@ -629,9 +629,9 @@ class LiveSession {
       );
     }
     this.#family = known.family;
+    this.#takesVideo = known.video !== false;
     const check: SetupCheck = { setup, id, family: known.family, endpoint: this.#endpoint };
     for (const rule of SETUP_RULES) {
-    this.#takesVideo = known.video !== false;
       const reason = rule(check);
       if (reason) return this.#fail(1007, reason);
     }
@@ -710,10 +710,10 @@ class LiveSession {
         1007,
         `Invalid JSON payload received. Unknown name "${unknown}" at 'realtime_input': Cannot find field.`,
       );
-    if (input.audio) this.#onAudio(input.audio);
-    for (const chunk of Array.isArray(input.mediaChunks) ? input.mediaChunks : [])
     if (input.video !== undefined) this.#onVideo(input.video);
     if (this.conn.closedBy) return;
+    if (input.audio) this.#onAudio(input.audio);
+    for (const chunk of Array.isArray(input.mediaChunks) ? input.mediaChunks : [])
       this.#onAudio(chunk);
     if ('activityStart' in input) this.#onActivityStart();
     if ('activityEnd' in input) this.#onActivityEnd();
@@ -723,8 +723,6 @@ class LiveSession {
       this.#userTurn({ source: 'realtime_text', text: input.text }, { text: input.text });
   }
 
-  #manualDetection(): boolean {
-    return this.conn.setup.realtimeInputConfig?.automaticActivityDetection?.disabled === true;
   /** A camera or screen frame: only image blobs, only for models that take video. */
   #onVideo(blob: Json): void {
     if (!this.#takesVideo)
@@ -743,6 +741,8 @@ class LiveSession {
     this.#host.notify();
   }
 
+  #manualDetection(): boolean {
+    return this.conn.setup.realtimeInputConfig?.automaticActivityDetection?.disabled === true;
   }
 
   #onAudio(blob: Json): void {
@@ -1112,6 +1112,11 @@ export class FakeGeminiServer {
     return this.#received;
   }
 
+  /** Every realtime video frame accepted, across connections, in arrival order. */
+  get videoFrames(): FakeVideoFrame[] {
+    return this.#connections.flatMap((c) => c.videoFrames).sort((a, b) => a.at - b.at);
+  }
+
   /** Every server message sent, in order (same shape as `received`). */
   get sent(): readonly LogEntry[] {
     return this.#sent;
@@ -1119,11 +1124,6 @@ export class FakeGeminiServer {
 
   /** Errors thrown by respond()/transcribe() or socket errors (respond errors also close the socket with 1011). */
   get errors(): readonly unknown[] {
-  /** Every realtime video frame accepted, across connections, in arrival order. */
-  get videoFrames(): FakeVideoFrame[] {
-    return this.#connections.flatMap((c) => c.videoFrames).sort((a, b) => a.at - b.at);
-  }
-
     return this.#errors;
   }
 
