@@ -8,7 +8,13 @@
  * cumulative count first reached E.
  */
 import { FakeGeminiServer, type Json } from '../test/support/fake_gemini.ts';
-import { BENCH_API_KEY, type ModelId, startBenchCall, withTimeout } from './bench_call.ts';
+import {
+  BENCH_API_KEY,
+  type BenchCall,
+  type ModelId,
+  startBenchCall,
+  withTimeout,
+} from './bench_call.ts';
 import { watchGc } from './gc_watch.ts';
 import type { CapturedFrame } from './timing_speaker.ts';
 
@@ -20,6 +26,8 @@ export interface ForwardingOptions {
   /** The fake's pacing (x real time) and chunk length. */
   paceFactor: number;
   chunkMs: number;
+  /** Extra load for the call while it is measured (e.g. video input); returns how to stop it. */
+  during?: (bench: BenchCall) => () => Promise<void>;
 }
 
 /** Latencies above this are listed one by one, with the GC time that overlapped them. */
@@ -110,6 +118,7 @@ export async function benchForwarding(options: ForwardingOptions): Promise<Forwa
   const gc = watchGc();
   try {
     const bench = await startBenchCall(fake, { model, greeting: '' });
+    const stopLoad = options.during?.(bench);
     try {
       // Time for a whole reply: the fake's pacing, real-time playout, generous slack.
       const replyTimeout = 10_000 + replyMs * 2;
@@ -149,6 +158,7 @@ export async function benchForwarding(options: ForwardingOptions): Promise<Forwa
         firstFrameMs.push(frames[0]!.at - asked);
       }
     } finally {
+      await stopLoad?.();
       await bench.close();
     }
   } finally {

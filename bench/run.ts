@@ -4,6 +4,8 @@
  *   server, through the real plugin and AgentSession;
  * - avatar: lip-sync and per-frame cost, and the A/V offset through a real AudioSource (10 minutes
  *   with --long).
+ * - video: JPEG encode cost per 1280x720 camera frame, and the forwarding latency with video input
+ *   on versus off (not in the default run: `--suite video`).
  * Prints numbers and targets; asserts nothing. Exit 0 when done, 1 (one line) when a run failed.
  */
 import os from 'node:os';
@@ -14,14 +16,17 @@ import { MODELS, type ModelId } from './bench_call.ts';
 import { type ForwardingResult, SPIKE_MS, type Spike, benchForwarding } from './forwarding.ts';
 import { type StartSample, type StartupResult, benchStartup, startupFake } from './startup.ts';
 import { type Summary, ms, summarize } from './stats.ts';
+import { type VideoReport, runVideoBench, videoLines } from './video.ts';
 
 export const TARGETS = { forwardingP99Ms: 5, startOverheadMs: 50 } as const;
 
 const USAGE =
-  'usage: npm run bench -- [--suite gemini,avatar] [--long] [--replies N] [--starts N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--json]';
+  'usage: npm run bench -- [--suite gemini,avatar,video] [--long] [--replies N] [--starts N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--json]';
 
-const SUITES = ['gemini', 'avatar'] as const;
+const SUITES = ['gemini', 'avatar', 'video'] as const;
 type Suite = (typeof SUITES)[number];
+/** What runs without --suite. */
+const DEFAULT_SUITES: readonly Suite[] = ['gemini', 'avatar'];
 
 interface BenchArgs {
   replies: number;
@@ -50,7 +55,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
         'chunk-ms': { type: 'string', default: '40' },
         models: { type: 'string', default: Object.keys(MODELS).join(',') },
         json: { type: 'boolean', default: false },
-        suite: { type: 'string', default: SUITES.join(',') },
+        suite: { type: 'string', default: DEFAULT_SUITES.join(',') },
         long: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -188,6 +193,7 @@ function printTable(
   forwarding: ForwardingReport[],
   startup: StartupReport[],
   avatar: AvatarReport | undefined,
+  video?: VideoReport,
 ): void {
   const m = machine();
   const lines = [
@@ -226,6 +232,7 @@ function printTable(
     lines.push(`${pad}p50 from job start: ${phases(s.phasesP50)}`);
   }
   if (avatar) lines.push(...avatarLines(avatar));
+  if (video) lines.push(...videoLines(video));
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -267,14 +274,24 @@ async function main(): Promise<void> {
     ? await runAvatarBench({ long: args.long })
     : undefined;
 
+  const video = args.suites.includes('video')
+    ? await runVideoBench({
+        models: args.models,
+        replies: args.replies,
+        replyMs: args.replyMs,
+        paceFactor: args.paceFactor,
+        chunkMs: args.chunkMs,
+      })
+    : undefined;
+
   if (args.json) {
-    const json = { machine: machine(), args, targets: TARGETS, forwarding, startup, avatar };
+    const json = { machine: machine(), args, targets: TARGETS, forwarding, startup, avatar, video };
     // Microsecond resolution is all the clocks give.
     const round = (_key: string, v: unknown) =>
       typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
     process.stdout.write(JSON.stringify(json, round, 2) + '\n');
   } else {
-    printTable(args, forwarding, startup, avatar);
+    printTable(args, forwarding, startup, avatar, video);
   }
 }
 

@@ -175,6 +175,41 @@ describe('video input to Gemini', () => {
   });
 });
 
+describe('video input through a Gemini outage', () => {
+  it('drops the frames due while the socket is down instead of sending them late', async () => {
+    h = await startHarness({
+      env: { GEMINI_MODEL: M25, AGENT_GREETING: '', VIDEO_SPEAKING_INTERVAL_MS: '250' },
+    });
+    const { fake, call } = h;
+    await connected(fake);
+    call.call.video.useSource(camera());
+    const speech = call.say(tonePcm16(4000, MIC_RATE));
+    await sleep(1200);
+    // The socket drops and the next three connection attempts are refused (backoff ~700 ms).
+    fake.inject({ at: 'connect', do: { type: 'refuse', attempts: 3 } });
+    const downAt = performance.now();
+    fake.connections[0]!.close(1011, 'Internal error encountered.');
+    await fake.waitFor(
+      (f) => f.connections.length >= 2 && !!f.connections[1]!.setup,
+      10_000,
+      'reconnect',
+    );
+    const upAt = performance.now();
+    await speech;
+    await sleep(700);
+    const stats = call.call.video.stats!;
+    expect(upAt - downAt).toBeGreaterThan(400);
+    // Due frames met no socket: dropped and counted, none queued for the new socket.
+    expect((stats.unsent.not_connected ?? 0) + (stats.unsent.busy ?? 0)).toBeGreaterThan(0);
+    const after = fake.connections[1]!.videoFrames;
+    expect(after.length).toBeGreaterThan(3);
+    const burst = after.filter((f) => f.at < after[0]!.at + 200);
+    expect(burst).toHaveLength(1);
+    expect(Math.min(...gaps(after))).toBeGreaterThanOrEqual(200);
+    expect(fake.videoFrames.filter((f) => f.at > downAt && f.at < upAt)).toEqual([]);
+  });
+});
+
 describe('a model whose row takes no video', () => {
   it('gets no frames (the plan says why), while the fake would refuse one with 1007', async () => {
     quietLogger();

@@ -39,16 +39,21 @@ export function fitInside(width: number, height: number, maxSize: number) {
   };
 }
 
+/**
+ * Mitchell (not sharp's default Lanczos 3) and no Huffman-table optimisation: for a 1280x720
+ * frame that halves the encode time (bench: `npm run bench -- --suite video`), for a JPEG a few
+ * per cent larger whose downscale shows no ringing.
+ */
 export const encodeJpeg: Encoder = async (frame, { maxSize, quality }) => {
   const { data, channels } = rgbPixels(frame);
   const size = fitInside(frame.width, frame.height, maxSize);
   let image = sharp(data, { raw: { width: frame.width, height: frame.height, channels } });
   if (size.width !== frame.width || size.height !== frame.height) {
-    image = image.resize(size.width, size.height, { fit: 'fill' });
+    image = image.resize(size.width, size.height, { fit: 'fill', kernel: 'mitchell' });
   }
+  if (channels === 4) image = image.removeAlpha();
   const { data: jpeg, info } = await image
-    .removeAlpha()
-    .jpeg({ quality, chromaSubsampling: '4:2:0' })
+    .jpeg({ quality, chromaSubsampling: '4:2:0', optimiseCoding: false })
     .toBuffer({ resolveWithObject: true });
   return { data: jpeg, width: info.width, height: info.height, mimeType: JPEG_MIME };
 };

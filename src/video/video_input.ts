@@ -6,7 +6,7 @@
  * camera or screen share, `attachRoom`) or from any other source (`useSource`: the console's
  * --camera file, tests), are sampled by the user's speaking state, encoded and sent.
  */
-import { log, type voice } from '@livekit/agents';
+import { log, voice } from '@livekit/agents';
 import type { Room, VideoFrame } from '@livekit/rtc-node';
 import type { Settings } from '../config/settings.ts';
 import { type VideoPlan, videoPlan } from '../config/video.ts';
@@ -60,6 +60,10 @@ export class VideoInput {
       (options.settings.turnDetection === 'livekit'
         ? new SessionUserState(options.session)
         : new EnergySpeechDetector().attach((l) => options.model.onInputAudio(l)));
+    // A session that ends on its own (an unrecoverable error) stops the video with it.
+    options.session.on(voice.AgentSessionEventTypes.Close, () => {
+      this.close().catch((error: unknown) => log().warn({ error }, 'video input close failed'));
+    });
     const pipeline = this.pipeline;
     pipeline.speaking = this.speech.speaking;
     this.speech.onChange((speaking) => {
