@@ -76,6 +76,8 @@ interface StandIn {
   connects: number;
   shutdownCallbacks: (() => Promise<void>)[];
   sessionStarts: unknown[];
+  /** The rooms the call's video input was attached to. */
+  videoRooms: unknown[];
   greets: number;
   /** The options each createCallSession call got. */
   sessions: CallSessionOptions[];
@@ -92,6 +94,7 @@ function standIn(metadata: string, env: Env = ENV): StandIn {
     connects: 0,
     shutdownCallbacks: [],
     sessionStarts: [],
+    videoRooms: [],
     greets: 0,
     sessions: [],
     avatarsFor: [],
@@ -114,7 +117,7 @@ function standIn(metadata: string, env: Env = ENV): StandIn {
         session: { start: async (arg: unknown) => void s.sessionStarts.push(arg) },
         model: { model: options.settings.call.model },
         usage: { logSummary: () => {} },
-        video: { attachRoom: () => {}, close: async () => {} },
+        video: { attachRoom: (r: unknown) => void s.videoRooms.push(r), close: async () => {} },
         greet: async () => void (s.greets += 1),
       } as unknown as CallSession;
     },
@@ -255,6 +258,7 @@ async function accept(metadata: string) {
   expect(job.avatarsFor).toHaveLength(1);
   expect(job.sessionStarts).toEqual([{ agent: {}, room: job.ctx.room }]);
   expect(job.connects).toBe(1);
+  expect(job.videoRooms).toEqual([job.ctx.room]);
   expect(job.greets).toBe(1);
   expect(job.shutdownCallbacks).toHaveLength(1);
   const { lines, raw } = takeLog();

@@ -110,5 +110,7 @@ export class VideoInput {
     this.#source?.stop();
     this.speech?.close();
     await this.pipeline?.close();
+    const stats = this.pipeline?.stats;
+    if (stats?.frames) log().info({ video: stats }, 'video input: frames sent to Gemini this call');
   }
 }
