@@ -13,7 +13,9 @@ import {
   VideoBufferType,
   VideoFrame,
   type VideoFrameEvent,
+  VideoRotation,
 } from '@livekit/rtc-node';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { applyDispatchMetadata } from '../src/config/dispatch.ts';
 import type { ConfigError } from '../src/config/errors.ts';
@@ -307,6 +309,25 @@ describe('encodeJpeg', () => {
     expect(out.data.length).toBeLessThan(200_000);
   });
 
+  it('turns a rotated camera frame upright (WebRTC rotation, clockwise)', async () => {
+    // Left half red, right half blue: turned 90 degrees clockwise, red is on top.
+    const [w, h] = [1280, 720];
+    const rgba = new Uint8Array(w * h * 4);
+    for (let i = 0; i < w * h; i++)
+      rgba.set(i % w < w / 2 ? [255, 0, 0, 255] : [0, 0, 255, 255], i * 4);
+    const frame = new VideoFrame(rgba, w, h, VideoBufferType.RGBA);
+    const out = await encodeJpeg(frame, { maxSize: 1024, quality: 80, rotate: 90 });
+    expect([out.width, out.height]).toEqual([576, 1024]);
+    expect(jpegSize(out.data)).toEqual({ width: 576, height: 1024 });
+    const { data, info } = await sharp(out.data).raw().toBuffer({ resolveWithObject: true });
+    const pixel = (x: number, y: number) => {
+      const at = (y * info.width + x) * info.channels;
+      return [data[at]! > 200, data[at + 2]! > 200];
+    };
+    expect(pixel(288, 100)).toEqual([true, false]); // top: red
+    expect(pixel(288, 900)).toEqual([false, true]); // bottom: blue
+  });
+
   it('keeps the aspect of portrait frames and never enlarges small ones', async () => {
     expect(fitInside(720, 1280, 512)).toEqual({ width: 288, height: 512 });
     const small = await encodeJpeg(rgbaFrame(320, 240), { maxSize: 1024, quality: 50 });
@@ -373,14 +394,15 @@ describe('RoomVideoInput', () => {
     const room = new StandInRoom();
     const user = { identity: 'user', trackPublications: new Map<string, StandInPub>() };
     room.remoteParticipants.set('user', user);
-    const streams = new Map<string, { push(frame: VideoFrame): void; cancelled: boolean }>();
+    type Push = (frame: VideoFrame, rotation?: VideoRotation) => void;
+    const streams = new Map<string, { push: Push; cancelled: boolean }>();
     const openStream = (track: { sid: string }) => {
-      const entry = { push: (_: VideoFrame) => {}, cancelled: false };
+      const entry: { push: Push; cancelled: boolean } = { push: () => {}, cancelled: false };
       streams.set(track.sid, entry);
       return new ReadableStream<VideoFrameEvent>({
         start(controller) {
-          entry.push = (frame) => {
-            if (!entry.cancelled) controller.enqueue({ frame, timestampUs: 0n, rotation: 0 });
+          entry.push = (frame, rotation = VideoRotation.VIDEO_ROTATION_0) => {
+            if (!entry.cancelled) controller.enqueue({ frame, timestampUs: 0n, rotation });
           };
         },
         cancel() {
@@ -389,15 +411,19 @@ describe('RoomVideoInput', () => {
       });
     };
     const sent: number[] = [];
+    const rotations: (number | undefined)[] = [];
     const clock = { t: 0 };
     const pipeline = new FramePipeline({
       plan: { speakingIntervalMs: 100, idleIntervalMs: 100, maxSize: 64, jpegQuality: 50 },
-      encode: async (frame) => ({
-        data: Buffer.alloc(1),
-        width: frame.width,
-        height: frame.height,
-        mimeType: 'image/jpeg',
-      }),
+      encode: async (frame, options) => {
+        rotations.push(options.rotate);
+        return {
+          data: Buffer.alloc(1),
+          width: frame.width,
+          height: frame.height,
+          mimeType: 'image/jpeg',
+        };
+      },
       sink: (f) => (sent.push(f.width), 'sent'),
       now: () => clock.t,
     });
@@ -416,9 +442,9 @@ describe('RoomVideoInput', () => {
     room.emit(RoomEvent.TrackSubscribed);
     expect(input.current).toBe('camera');
 
-    const deliver = async (sid: string, width: number) => {
+    const deliver = async (sid: string, width: number, rotation?: VideoRotation) => {
       clock.t += 200;
-      streams.get(sid)!.push(rgbaFrame(width, 2));
+      streams.get(sid)!.push(rgbaFrame(width, 2), rotation);
       await flush();
       await pipeline.idle();
     };
@@ -436,13 +462,14 @@ describe('RoomVideoInput', () => {
     room.emit(RoomEvent.TrackUnpublished);
     expect(input.current).toBe('camera');
     await deliver('TR_screen', 21);
-    await deliver('TR_cam', 12);
+    await deliver('TR_cam', 12, VideoRotation.VIDEO_ROTATION_270); // a phone held sideways
     // The camera goes too: nothing is read, nothing sent.
     user.trackPublications.delete(camera.sid);
     room.emit(RoomEvent.TrackUnpublished);
     expect(input.current).toBeUndefined();
     await deliver('TR_cam', 13);
     expect(sent).toEqual([10, 20, 12]);
+    expect(rotations).toEqual([0, 0, 270]);
     input.close();
     expect(room.listenerCount(RoomEvent.TrackPublished)).toBe(0);
   });

@@ -12,8 +12,10 @@ import { log } from '@livekit/agents';
 import type { VideoFrame } from '@livekit/rtc-node';
 import type { VideoPlan } from '../config/video.ts';
 import type { FrameSink, SendOutcome } from './gemini_sink.ts';
-import { type Encoder, encodeJpeg } from './jpeg.ts';
+import { type Encoder, type JpegOptions, encodeJpeg } from './jpeg.ts';
 import { FrameSampler } from './sampler.ts';
+
+type Rotation = NonNullable<JpegOptions['rotate']>;
 
 export interface PipelineOptions {
   plan: Pick<VideoPlan, 'speakingIntervalMs' | 'idleIntervalMs' | 'maxSize' | 'jpegQuality'>;
@@ -55,7 +57,7 @@ export class FramePipeline {
   #track = 0;
   #active = false;
   #encoding?: Promise<void>;
-  #waiting?: VideoFrame;
+  #waiting?: { frame: VideoFrame; rotate: Rotation };
   #closed = false;
 
   constructor(options: PipelineOptions) {
@@ -87,8 +89,11 @@ export class FramePipeline {
     this.#waiting = undefined;
   }
 
-  /** Every frame of the current track, as it arrives. */
-  pushFrame(frame: VideoFrame): void {
+  /**
+   * Every frame of the current track, as it arrives; `rotate`: clockwise degrees that turn it
+   * upright (WebRTC's frame rotation, set by phone cameras).
+   */
+  pushFrame(frame: VideoFrame, rotate: Rotation = 0): void {
     if (!this.#active) return;
     this.stats.frames++;
     if (this.#waiting) {
@@ -97,13 +102,13 @@ export class FramePipeline {
         this.stats.sampled++;
         this.stats.droppedBusy++;
       }
-      this.#waiting = frame;
+      this.#waiting = { frame, rotate };
       return;
     }
     if (!this.sampler.take()) return;
     this.stats.sampled++;
-    if (this.#encoding) this.#waiting = frame;
-    else this.#startEncode(frame);
+    if (this.#encoding) this.#waiting = { frame, rotate };
+    else this.#startEncode(frame, rotate);
   }
 
   /** Resolves once no encode is in flight (tests, shutdown). */
@@ -117,10 +122,10 @@ export class FramePipeline {
     await this.idle();
   }
 
-  #startEncode(frame: VideoFrame): void {
+  #startEncode(frame: VideoFrame, rotate: Rotation): void {
     const track = this.#track;
     const { maxSize, jpegQuality } = this.#options.plan;
-    this.#encoding = this.#encode(frame, { maxSize, quality: jpegQuality })
+    this.#encoding = this.#encode(frame, { maxSize, quality: jpegQuality, rotate })
       .then((encoded) => {
         this.stats.encoded++;
         if (track !== this.#track) {
@@ -139,7 +144,7 @@ export class FramePipeline {
         this.#encoding = undefined;
         const next = this.#waiting;
         this.#waiting = undefined;
-        if (next && this.#active) this.#startEncode(next);
+        if (next && this.#active) this.#startEncode(next.frame, next.rotate);
       });
   }
 }

@@ -35,6 +35,9 @@ const EVENTS = [
   RoomEvent.ParticipantDisconnected,
 ] as const;
 
+/** WebRTC's frame rotation (VIDEO_ROTATION_0..270) as clockwise degrees. */
+const ROTATIONS = [0, 90, 180, 270] as const;
+
 const KINDS: ReadonlyMap<TrackSource | undefined, VideoKind> = new Map([
   [TrackSource.SOURCE_CAMERA, 'camera'],
   [TrackSource.SOURCE_SCREENSHARE, 'screen'],
@@ -131,7 +134,7 @@ export class RoomVideoInput {
         for (;;) {
           const { done, value } = await reader.read();
           if (done || this.#current !== current) break;
-          this.#options.pipeline.pushFrame(value.frame);
+          this.#options.pipeline.pushFrame(value.frame, ROTATIONS[value.rotation] ?? 0);
         }
       } catch (error) {
         if (this.#current === current) this.#logger.warn({ error }, 'video track read failed');
