@@ -5,6 +5,7 @@
 import { type APIConnectOptions, type VAD, inference, llm, log, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as silero from '@livekit/agents-plugin-silero';
+import { drainUnusedRecognitionInput } from './audio/recognition_drain.ts';
 import { resolveInstructions } from './config/contexts.ts';
 import { type Settings, describeSettings } from './config/settings.ts';
 import type { GuardedRealtimeModel } from './gemini/guarded_realtime.ts';
@@ -61,6 +62,14 @@ async function livekitTurnDetection(settings: Settings, vad?: VAD) {
   };
 }
 
+/** The call's agent: once its activity starts, no microphone audio piles up unread. */
+class CallAgent extends voice.Agent {
+  override async onEnter(): Promise<void> {
+    drainUnusedRecognitionInput(this);
+    await super.onEnter();
+  }
+}
+
 export async function createCallSession(options: CallSessionOptions): Promise<CallSession> {
   const { settings } = options;
   const instructions = options.instructions ?? resolveInstructions(settings);
@@ -83,7 +92,7 @@ export async function createCallSession(options: CallSessionOptions): Promise<Ca
     },
     ...(options.echoFree ? { aecWarmupDuration: null } : {}),
   });
-  const agent = new voice.Agent({
+  const agent = new CallAgent({
     instructions,
     tools: options.tools ?? builtinTools(),
   });
