@@ -107,6 +107,8 @@ export interface FakeConnection {
   closeCode?: number;
   closeReason?: string;
   closedBy?: 'client' | 'server';
+  /** performance.now() when the socket closed (either side). */
+  closedAt?: number;
   /** User turns the fake recognised on this connection. */
   turns: FakeTurn[];
   /** Every accepted clientContent turn, in order. */
@@ -949,7 +951,12 @@ class LiveSession {
 
   #markClosed(by: 'client' | 'server', code: number, reason: string): void {
     if (!this.conn.closedBy)
-      Object.assign(this.conn, { closedBy: by, closeCode: code, closeReason: reason });
+      Object.assign(this.conn, {
+        closedBy: by,
+        closeCode: code,
+        closeReason: reason,
+        closedAt: performance.now(),
+      });
     this.#epoch++;
     this.#active = undefined;
     for (const [timer, resolve] of this.#timers) {
