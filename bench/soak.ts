@@ -169,7 +169,7 @@ async function main(): Promise<number> {
   const report = await soak(args);
   if (args.json) {
     const { results, ...summary } = report;
-    const calls = results.map((r) => ({
+    const perCall = results.map((r) => ({
       index: r.scenario.index,
       label: r.scenario.label,
       outcome: r.outcome,
@@ -179,7 +179,7 @@ async function main(): Promise<number> {
       wallMs: r.wallMs,
     }));
     process.stdout.write(
-      `${JSON.stringify({ machine: machine(), ...summary, calls }, round, 2)}\n`,
+      `${JSON.stringify({ machine: machine(), ...summary, perCall }, round, 2)}\n`,
     );
   } else {
     process.stdout.write(`${soakLines(report).join('\n')}\n`);
