@@ -8,9 +8,16 @@
  *   on versus off (not in the default run: `--suite video`).
  * Prints numbers and targets; asserts nothing. Exit 0 when done, 1 (one line) when a run failed.
  */
-import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { initializeLogger } from '@livekit/agents';
+import {
+  failWith,
+  integerOption,
+  listOption,
+  machine,
+  parseOptions,
+  positiveOption,
+  runCli,
+} from './cli.ts';
 import { type AvatarReport, avatarLines, runAvatarBench } from './avatar.ts';
 import { MODELS, type ModelId } from './bench_call.ts';
 import { type ForwardingResult, SPIKE_MS, type Spike, benchForwarding } from './forwarding.ts';
@@ -40,78 +47,29 @@ interface BenchArgs {
   long: boolean;
 }
 
-class UsageError extends Error {}
-
 function parseBenchArgs(argv: string[]): BenchArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        replies: { type: 'string', default: '30' },
-        starts: { type: 'string', default: '20' },
-        'reply-ms': { type: 'string', default: '2000' },
-        pace: { type: 'string', default: '4' },
-        'chunk-ms': { type: 'string', default: '40' },
-        models: { type: 'string', default: Object.keys(MODELS).join(',') },
-        json: { type: 'boolean', default: false },
-        suite: { type: 'string', default: DEFAULT_SUITES.join(',') },
-        long: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) throw new UsageError('');
-  const count = (name: string, raw: string, min: number): number => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) {
-      throw new UsageError(`--${name}: "${raw}" is not valid (allowed: an integer >= ${min})`);
-    }
-    return n;
-  };
-  const positive = (name: string, raw: string): number => {
-    const n = Number(raw);
-    if (!(n > 0)) throw new UsageError(`--${name}: "${raw}" is not valid (allowed: a number > 0)`);
-    return n;
-  };
-  const models = values.models.split(',').map((key) => {
-    const id = MODELS[key.trim() as keyof typeof MODELS];
-    if (!id) {
-      throw new UsageError(
-        `--models: "${key}" is not known (allowed: ${Object.keys(MODELS).join(', ')})`,
-      );
-    }
-    return id;
+  const values = parseOptions(argv, {
+    replies: { type: 'string', default: '30' },
+    starts: { type: 'string', default: '20' },
+    'reply-ms': { type: 'string', default: '2000' },
+    pace: { type: 'string', default: '4' },
+    'chunk-ms': { type: 'string', default: '40' },
+    models: { type: 'string', default: Object.keys(MODELS).join(',') },
+    json: { type: 'boolean', default: false },
+    suite: { type: 'string', default: DEFAULT_SUITES.join(',') },
+    long: { type: 'boolean', default: false },
   });
+  const modelKeys = Object.keys(MODELS) as (keyof typeof MODELS)[];
   return {
-    replies: count('replies', values.replies, 0),
-    starts: count('starts', values.starts, 0),
-    replyMs: positive('reply-ms', values['reply-ms']),
-    paceFactor: positive('pace', values.pace),
-    chunkMs: positive('chunk-ms', values['chunk-ms']),
-    models,
+    replies: integerOption('replies', values.replies, 0),
+    starts: integerOption('starts', values.starts, 0),
+    replyMs: positiveOption('reply-ms', values['reply-ms']),
+    paceFactor: positiveOption('pace', values.pace),
+    chunkMs: positiveOption('chunk-ms', values['chunk-ms']),
+    models: listOption('models', values.models, modelKeys).map((key) => MODELS[key]),
     json: values.json,
-    suites: values.suite.split(',').map((name) => {
-      const suite = name.trim() as Suite;
-      if (!SUITES.includes(suite)) {
-        throw new UsageError(`--suite: "${name}" is not known (allowed: ${SUITES.join(', ')})`);
-      }
-      return suite;
-    }),
+    suites: listOption('suite', values.suite, SUITES),
     long: values.long,
-  };
-}
-
-function machine() {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
   };
 }
 
@@ -295,30 +253,12 @@ async function main(): Promise<void> {
   }
 }
 
-function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.replace(/\s+/g, ' ').trim();
-}
-
 // A stray error from the framework or the fake ends the run with one line, like any failure.
-const fail = (error: unknown) => {
-  process.stderr.write(`bench failed: ${oneLine(error)}\n`);
-  process.exit(1);
-};
+const fail = failWith('bench');
 process.on('uncaughtException', fail);
 process.on('unhandledRejection', fail);
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    if (error instanceof UsageError && !error.message) {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    }
-    if (error instanceof UsageError) {
-      process.stderr.write(`bench: ${oneLine(error)} (${USAGE})\n`);
-      process.exit(1);
-    }
-    fail(error);
-  },
-);
+runCli('bench', USAGE, async () => {
+  await main();
+  return 0;
+});

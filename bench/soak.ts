@@ -11,9 +11,18 @@
  * Progress goes to stderr, the report to stdout (JSON with --json). Exit 1 when a call dropped or
  * hung, a long-call turn went unanswered, or the run failed; targets are printed, not enforced.
  */
-import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { initializeLogger } from '@livekit/agents';
+import {
+  failWith,
+  integerOption,
+  listOption,
+  machine,
+  machineLine,
+  oneLine,
+  parseOptions,
+  positiveOption,
+  runCli,
+} from './cli.ts';
 import { type LongReport, longLines, runLongCall } from './soak/long_call.ts';
 import {
   type SoakReport,
@@ -27,8 +36,6 @@ import type { Outcome } from './soak/faulted_call.ts';
 
 const USAGE =
   'usage: npm run soak -- [--calls N] [--seed S] [--concurrency C] [--faults kind,...] [--only i,...] [--deadline-s S] [--json] | --long [--minutes M] [--no-av] [--json]';
-
-class UsageError extends Error {}
 
 interface SoakArgs {
   long: boolean;
@@ -44,68 +51,34 @@ interface SoakArgs {
 }
 
 function parseSoakArgs(argv: string[]): SoakArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        long: { type: 'boolean', default: false },
-        'no-av': { type: 'boolean', default: false },
-        minutes: { type: 'string', default: '10' },
-        calls: { type: 'string', default: '200' },
-        seed: { type: 'string' },
-        concurrency: { type: 'string', default: '8' },
-        faults: { type: 'string', default: FAULT_KINDS.join(',') },
-        only: { type: 'string' },
-        'deadline-s': { type: 'string', default: '30' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) throw new UsageError('');
-  const integer = (name: string, raw: string, min: number): number => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) {
-      throw new UsageError(`--${name}: "${raw}" is not valid (allowed: an integer >= ${min})`);
-    }
-    return n;
-  };
-  const positive = (name: string, raw: string): number => {
-    const n = Number(raw);
-    if (!(n > 0)) throw new UsageError(`--${name}: "${raw}" is not valid (allowed: a number > 0)`);
-    return n;
-  };
-  const kinds = values.faults.split(',').map((name) => {
-    const kind = name.trim() as FaultKind;
-    if (!FAULT_KINDS.includes(kind)) {
-      throw new UsageError(`--faults: "${name}" is not known (allowed: ${FAULT_KINDS.join(', ')})`);
-    }
-    return kind;
+  const values = parseOptions(argv, {
+    long: { type: 'boolean', default: false },
+    'no-av': { type: 'boolean', default: false },
+    minutes: { type: 'string', default: '10' },
+    calls: { type: 'string', default: '200' },
+    seed: { type: 'string' },
+    concurrency: { type: 'string', default: '8' },
+    faults: { type: 'string', default: FAULT_KINDS.join(',') },
+    only: { type: 'string' },
+    'deadline-s': { type: 'string', default: '30' },
+    json: { type: 'boolean', default: false },
   });
   return {
     long: values.long,
     measureAv: !values['no-av'],
-    minutes: positive('minutes', values.minutes),
-    calls: integer('calls', values.calls, 1),
+    minutes: positiveOption('minutes', values.minutes),
+    calls: integerOption('calls', values.calls, 1),
     // A fresh seed each run unless given; it is printed, so any run can be repeated.
-    seed: values.seed === undefined ? Date.now() % 1_000_000 : integer('seed', values.seed, 0),
-    concurrency: integer('concurrency', values.concurrency, 1),
-    kinds,
+    seed:
+      values.seed === undefined ? Date.now() % 1_000_000 : integerOption('seed', values.seed, 0),
+    concurrency: integerOption('concurrency', values.concurrency, 1),
+    kinds: listOption('faults', values.faults, FAULT_KINDS),
     ...(values.only === undefined
       ? {}
-      : { only: values.only.split(',').map((i) => integer('only', i.trim(), 0)) }),
-    deadlineMs: positive('deadline-s', values['deadline-s']) * 1000,
+      : { only: values.only.split(',').map((i) => integerOption('only', i.trim(), 0)) }),
+    deadlineMs: positiveOption('deadline-s', values['deadline-s']) * 1000,
     json: values.json,
   };
-}
-
-function machine(): string {
-  const cpus = os.cpus();
-  return `${cpus[0]?.model.trim() ?? 'unknown'} x${cpus.length}, node ${process.version}, ${process.platform}-${process.arch}`;
 }
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
@@ -149,7 +122,7 @@ async function main(): Promise<number> {
   // report says what happened, so only fatal lines show (LOG_LEVEL=error to see them).
   process.env.LOG_LEVEL ??= 'fatal';
   initializeLogger({ pretty: false, level: process.env.LOG_LEVEL });
-  progress(`machine    ${machine()}`);
+  progress(`machine    ${machineLine()}`);
   const round = (_key: string, v: unknown) =>
     typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
 
@@ -187,15 +160,7 @@ async function main(): Promise<number> {
   return report.dropped === 0 && report.hung === 0 ? 0 : 1;
 }
 
-function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.replace(/\s+/g, ' ').trim();
-}
-
-const fail = (error: unknown) => {
-  process.stderr.write(`soak failed: ${oneLine(error)}\n`);
-  process.exit(1);
-};
+const fail = failWith('soak');
 // An error no call handled would end a worker's job process: counted and shown, and the run fails.
 const stray: string[] = [];
 const strayError = (error: unknown) => {
@@ -205,21 +170,14 @@ const strayError = (error: unknown) => {
 process.on('uncaughtException', strayError);
 process.on('unhandledRejection', strayError);
 
-main().then(
-  (code) => {
+runCli(
+  'soak',
+  USAGE,
+  async () => {
+    const code = await main();
     if (stray.length)
       progress(`${stray.length} uncaught error(s) during the run (see UNCAUGHT lines)`);
-    process.exit(stray.length ? 1 : code);
+    return stray.length ? 1 : code;
   },
-  (error: unknown) => {
-    if (error instanceof UsageError && !error.message) {
-      process.stdout.write(`${USAGE}\n`);
-      process.exit(0);
-    }
-    if (error instanceof UsageError) {
-      process.stderr.write(`soak: ${oneLine(error)} (${USAGE})\n`);
-      process.exit(1);
-    }
-    fail(error);
-  },
+  fail,
 );
