@@ -174,6 +174,8 @@ const REFUSED: { what: string; metadata: string; problem: RegExp }[] = [
     problem: /gemini_realtime_config\.temperature: 2\.5 is not valid \(allowed: a number from 0\.0 to 2\.0\)/ },
   { what: 'a thinking budget out of range', metadata: realtime({ model: M25, thinking_budget: 40_000 }),
     problem: /gemini_realtime_config\.thinking_budget: 40000 is not valid/ },
+  { what: 'a media resolution the API does not have', metadata: realtime({ media_resolution: 'ultra' }),
+    problem: /gemini_realtime_config\.media_resolution: "ultra" is not valid \(allowed: low, medium, high\)/ },
   { what: 'instructions over 16,000 characters', metadata: realtime({ instructions: 'x'.repeat(16_001) }),
     problem: /gemini_realtime_config\.instructions: "x{10,}\.\.\. is not valid/ },
   { what: 'an unknown avatar', metadata: '{"avatar_id":"nobody"}',

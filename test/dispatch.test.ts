@@ -106,6 +106,24 @@ describe('an accepted dispatch', () => {
     });
   });
 
+  it("takes a media resolution in any letter case, over the environment's", () => {
+    const base = baseSettings({ GEMINI_MEDIA_RESOLUTION: 'high' });
+    expect(base.call.mediaResolution).toBe('high');
+    for (const model of [M31, M25]) {
+      const settings = applyDispatchMetadata(base, realtime({ model, media_resolution: 'LOW' }));
+      expect(settings.call.mediaResolution).toBe('low');
+      expect(settings.origins.mediaResolution).toBe('gemini_realtime_config.media_resolution');
+      expect(settings.droppedDefaults).toEqual([]);
+    }
+  });
+
+  it("keeps the environment's media resolution when the dispatch picks another model", () => {
+    const base = baseSettings({ GEMINI_MEDIA_RESOLUTION: 'medium' });
+    const settings = applyDispatchMetadata(base, realtime({ model: M25 }));
+    expect(settings.call.mediaResolution).toBe('medium');
+    expect(settings.droppedDefaults).toEqual([]);
+  });
+
   it('takes metadata of exactly 64 KiB', () => {
     const metadata = padTo('{"avatar_id":"x"}', MAX_METADATA_BYTES);
     expect(applyDispatchMetadata(BASE, metadata).call.avatarId).toBe('x');
@@ -168,6 +186,12 @@ const REFUSED: { what: string; metadata: string; line: string | RegExp }[] = [
     line: /^dispatch metadata: gemini_realtime_config\.voice: 7 is not valid \(allowed: Achernar, .*Puck, .*Zubenelgenubi\)$/ },
   { what: 'a fractional thinking budget', metadata: realtime({ thinking_budget: 1.5 }),
     line: 'dispatch metadata: gemini_realtime_config.thinking_budget: 1.5 is not valid (allowed: an integer from -1 (dynamic) through 0 (off) to 32768 tokens)' },
+  { what: 'a media resolution the API does not have', metadata: realtime({ media_resolution: 'ultra_high' }),
+    line: 'dispatch metadata: gemini_realtime_config.media_resolution: "ultra_high" is not valid (allowed: low, medium, high)' },
+  { what: 'a media resolution as the SDK enum', metadata: realtime({ media_resolution: 'MEDIA_RESOLUTION_LOW' }),
+    line: 'dispatch metadata: gemini_realtime_config.media_resolution: "MEDIA_RESOLUTION_LOW" is not valid (allowed: low, medium, high)' },
+  { what: 'a media resolution as a number', metadata: realtime({ media_resolution: 1 }),
+    line: 'dispatch metadata: gemini_realtime_config.media_resolution: 1 is not valid (allowed: low, medium, high)' },
   { what: 'an avatar id as an object', metadata: '{"avatar_id":{"id":"x"}}',
     line: 'dispatch metadata: avatar_id: {"id":"x"} is not valid (allowed: an avatar id (letters, digits, - and _))' },
   { what: 'empty instructions', metadata: realtime({ instructions: '' }),

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CALL_FIELDS } from '../src/config/call_options.ts';
 import { modelTableMarkdown } from '../src/config/model_table.ts';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -30,6 +31,18 @@ describe('README', () => {
     const match = /<!-- model-table:start -->([\s\S]*?)<!-- model-table:end -->/.exec(readme);
     expect(match, 'README has the model-table markers').not.toBeNull();
     expect(cells(match![1]!)).toEqual(cells(modelTableMarkdown()));
+  });
+
+  it('lists every call option variable in the Configuration table and in .env.example', () => {
+    const section = /\n## Configuration\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+    const table = cells(section).map(([variable]) => variable ?? '');
+    const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    const names = Object.values(CALL_FIELDS).flatMap((f) => ('env' in f ? [f.env] : []));
+    for (const name of names) {
+      const listed = table.some((cell) => cell.includes(`\`${name}\``));
+      expect(listed, `${name} in the README's Configuration table`).toBe(true);
+      expect(example, name).toMatch(new RegExp(`^# ${name}=`, 'm'));
+    }
   });
 
   it('gives npm scripts that exist', () => {

@@ -3,7 +3,7 @@
  * per-call usage (CallUsage). All offline and in-process: nothing here connects anywhere (no
  * session is started; the base URL points at a closed local port).
  */
-import { FunctionResponseScheduling, ThinkingLevel } from '@google/genai';
+import { FunctionResponseScheduling, MediaResolution, ThinkingLevel } from '@google/genai';
 import { type metrics, inference, voice } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as google from '@livekit/agents-plugin-google';
@@ -59,6 +59,21 @@ describe('realtimeOptions: settings -> plugin options', () => {
   ])('thinking level %s -> the SDK enum %s (3.x)', (level, sdk) => {
     const options = optionsFor({ GEMINI_MODEL: M31, GEMINI_THINKING_LEVEL: level });
     expect(options.thinkingConfig).toEqual({ thinkingLevel: sdk });
+  });
+
+  it.each([
+    [M31, 'low', MediaResolution.MEDIA_RESOLUTION_LOW],
+    [M31, 'Medium', MediaResolution.MEDIA_RESOLUTION_MEDIUM],
+    [M25, 'HIGH', MediaResolution.MEDIA_RESOLUTION_HIGH],
+    [M25, 'low', MediaResolution.MEDIA_RESOLUTION_LOW],
+  ])('%s: media resolution %s -> the SDK enum %s', (model, level, sdk) => {
+    const options = optionsFor({ GEMINI_MODEL: model, GEMINI_MEDIA_RESOLUTION: level });
+    expect(options.mediaResolution).toBe(sdk);
+  });
+
+  it('media resolution unset: not sent (the model default)', () => {
+    expect(optionsFor({ GEMINI_MODEL: M25 })).not.toHaveProperty('mediaResolution');
+    expect(optionsFor({ GEMINI_MEDIA_RESOLUTION: '' })).not.toHaveProperty('mediaResolution');
   });
 
   it.each([-1, 0, 512])('thinking budget %i (2.5), 0 included', (budget) => {

@@ -167,9 +167,11 @@ describe('names from a fixed list', () => {
       GOOGLE_API_KEY: 'k',
       GEMINI_VOICE: 'kore',
       GEMINI_THINKING_LEVEL: 'HIGH',
+      GEMINI_MEDIA_RESOLUTION: 'Low',
     });
     expect(settings.call.voice).toBe('Kore');
     expect(settings.call.thinkingLevel).toBe('high');
+    expect(settings.call.mediaResolution).toBe('low');
   });
 });
 
@@ -196,6 +198,8 @@ describe('an invalid value', () => {
     ['TURN_DETECTION', 'LiveKitt', '"LiveKitt"', 'gemini, livekit'],
     ['AGENT_DISPATCH', 'auto', '"auto"', 'explicit, automatic'],
     ['GEMINI_TOOL_BEHAVIOR', 'async', '"async"', 'blocking, non_blocking'],
+    ['GEMINI_MEDIA_RESOLUTION', 'ultra_high', '"ultra_high"', 'low, medium, high'],
+    ['GEMINI_MEDIA_RESOLUTION', 'MEDIA_RESOLUTION_LOW', '"MEDIA_RESOLUTION_LOW"', 'low, medium, high'],
     ['GEMINI_TOOL_RESPONSE_SCHEDULING', 'later', '"later"', 'interrupt, when_idle, silent'],
     ['LIVEKIT_URL', 'localhost:7880', '"localhost:7880"', 'a ws://, wss://, http:// or https:// URL'],
   ];

@@ -49,6 +49,13 @@ export type VoiceName = (typeof VOICES)[number];
 export const VIDEO_SOURCES = ['auto', 'camera', 'screen', 'off'] as const;
 export type VideoSource = (typeof VIDEO_SOURCES)[number];
 
+/**
+ * Gemini's `generationConfig.mediaResolution`: how many tokens each image or video frame costs.
+ * Unset: not sent, the model's default.
+ */
+export const MEDIA_RESOLUTIONS = ['low', 'medium', 'high'] as const;
+export type MediaResolutionLevel = (typeof MEDIA_RESOLUTIONS)[number];
+
 /** Ids that name files or table rows: no separators, no dots, so they cannot leave a folder. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,99}$/;
@@ -189,6 +196,13 @@ export const CALL_FIELDS = {
     allowed: 'a whole number from 1 to 100',
     kind: 'number',
   },
+  mediaResolution: {
+    schema: z.enum(MEDIA_RESOLUTIONS),
+    env: 'GEMINI_MEDIA_RESOLUTION',
+    dispatch: 'gemini_realtime_config.media_resolution',
+    allowed: MEDIA_RESOLUTIONS.join(', '),
+    kind: 'string',
+  },
   avatarId: {
     schema: z.string().regex(ID),
     env: 'AVATAR_ID',
@@ -225,6 +239,8 @@ export interface CallOptions {
   videoMaxSize?: number;
   /** JPEG quality 1-100; unset: 75. */
   videoJpegQuality?: number;
+  /** Tokens per image or video frame (Gemini's mediaResolution); unset: not sent. */
+  mediaResolution?: MediaResolutionLevel;
 }
 
 /** Which source a field's current value came from, so a later check can name it. */

@@ -341,6 +341,7 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
       : 'off',
     turnDetection,
     video: describeVideo(videoPlan(settings)),
+    mediaResolution: call.mediaResolution,
     agentName: agentName || '(automatic dispatch)',
     backend: settings.google.vertexai ? 'vertex' : 'gemini',
   };

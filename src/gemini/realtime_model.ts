@@ -4,7 +4,12 @@
  */
 import type { APIConnectOptions } from '@livekit/agents';
 import * as google from '@livekit/agents-plugin-google';
-import { FunctionResponseScheduling, ThinkingLevel, type ThinkingConfig } from '@google/genai';
+import {
+  FunctionResponseScheduling,
+  MediaResolution,
+  ThinkingLevel,
+  type ThinkingConfig,
+} from '@google/genai';
 import type { Settings } from '../config/settings.ts';
 import { type GuardedRealtimeOptions, GuardedRealtimeModel } from './guarded_realtime.ts';
 
@@ -13,6 +18,12 @@ const THINKING_LEVEL = {
   low: ThinkingLevel.LOW,
   medium: ThinkingLevel.MEDIUM,
   high: ThinkingLevel.HIGH,
+} as const;
+
+const MEDIA_RESOLUTION = {
+  low: MediaResolution.MEDIA_RESOLUTION_LOW,
+  medium: MediaResolution.MEDIA_RESOLUTION_MEDIUM,
+  high: MediaResolution.MEDIA_RESOLUTION_HIGH,
 } as const;
 
 const SCHEDULING = {
@@ -47,6 +58,8 @@ export function realtimeOptions(
     ...(thinking ? { thinkingConfig: thinking } : {}),
     ...(call.affectiveDialog ? { enableAffectiveDialog: true } : {}),
     ...(call.proactiveAudio ? { proactivity: true } : {}),
+    // The SDK maps it to setup.generationConfig.mediaResolution (Gemini API and Vertex AI).
+    ...(call.mediaResolution ? { mediaResolution: MEDIA_RESOLUTION[call.mediaResolution] } : {}),
     ...(model.toolBehavior
       ? {
           toolBehavior:

@@ -171,6 +171,13 @@ const REALTIME_FIELDS = new Set(
   'audio mediaChunks video text activityStart activityEnd audioStreamEnd'.split(' '),
 );
 const THINKING_LEVELS = new Set(['minimal', 'low', 'medium', 'high']);
+/** GenerationConfig.MediaResolution as the API documents it; anything else fails enum parsing. */
+const MEDIA_RESOLUTIONS = new Set([
+  'MEDIA_RESOLUTION_UNSPECIFIED',
+  'MEDIA_RESOLUTION_LOW',
+  'MEDIA_RESOLUTION_MEDIUM',
+  'MEDIA_RESOLUTION_HIGH',
+]);
 
 interface Endpoint {
   backend: Backend;
@@ -246,6 +253,13 @@ const thinkingConfig: SetupRule = ({ setup, id, family }) => {
   return undefined;
 };
 
+/** An enum value the proto does not know is a JSON parse error for the whole setup (1007). */
+const mediaResolution: SetupRule = ({ setup }) => {
+  const value: unknown = setup.generationConfig?.mediaResolution;
+  if (value === undefined || MEDIA_RESOLUTIONS.has(value as string)) return undefined;
+  return `Invalid value at 'setup.generation_config.media_resolution' (${JSON.stringify(value)?.slice(0, 30)})`;
+};
+
 /** 3.x drops the 2.5 native-audio extras: affective dialog, proactivity, async (NON_BLOCKING) functions. */
 const live3Extras: SetupRule = ({ setup, id, family }) => {
   if (family !== 'live_3') return undefined;
@@ -263,6 +277,7 @@ const SETUP_RULES: readonly SetupRule[] = [
   unknownSetupField,
   alphaOnlyFields,
   thinkingConfig,
+  mediaResolution,
   live3Extras,
 ];
 
