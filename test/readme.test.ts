@@ -45,6 +45,13 @@ describe('README', () => {
     }
   });
 
+  it('lists every dispatch field in the dispatch metadata table', () => {
+    const listed = cells(readme).map(([field]) => field ?? '');
+    const paths = Object.values(CALL_FIELDS).flatMap((f) => ('dispatch' in f ? [f.dispatch] : []));
+    expect(paths.length).toBeGreaterThan(5);
+    for (const path of paths) expect(listed, path).toContain(`\`${path}\``);
+  });
+
   it('gives npm scripts that exist', () => {
     const used = [...readme.matchAll(/npm run ([a-z:-]+)/g)].map((m) => m[1]!);
     expect(used.length).toBeGreaterThan(5);
