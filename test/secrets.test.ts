@@ -1,13 +1,19 @@
 /**
  * Secrets never leak: with every credential the worker reads (GOOGLE_API_KEY, LIVEKIT_API_KEY,
- * LIVEKIT_API_SECRET, DEEPGRAM_API_KEY) set to a canary, no canary appears in anything a process
- * prints or writes, at the most verbose logging there is:
+ * LIVEKIT_API_SECRET, DEEPGRAM_API_KEY, and on Vertex AI the subject token in the workload
+ * identity federation credential source and the access token Google's STS issues for it) set to
+ * a canary, no canary appears in anything a process prints or writes, at the most verbose logging
+ * there is:
  *
  * (a) a whole offline call through the harness (greeting, a spoken turn, a function tool, the
- *     server dropping the socket, then a session whose key the server refuses) in a child process
- *     with LOG_LEVEL=debug and the plugin's LK_GOOGLE_DEBUG=1: every log line, the call's events
- *     and every error object (inspected in full). The SDK carries the Gemini key in the WebSocket
- *     URL query, so no `key=` / `access_token=` query may appear in the log at all;
+ *     server dropping the socket and the session reconnecting, then a session whose credential the
+ *     server refuses, and on Vertex one whose subject token the STS refuses) in a child process
+ *     with LOG_LEVEL=debug and the plugin's LK_GOOGLE_DEBUG=1, on the Gemini API and on Vertex
+ *     AI: every log line, the call's events and every error object (inspected in full). The SDK
+ *     carries the Gemini key in the WebSocket URL query and the Vertex token in its Authorization
+ *     header, so no `key=` / `access_token=` query and no `Bearer <token>` may appear at all. (A
+ *     service-account key file's private key is not covered: the fake has no stand-in for its
+ *     signed-JWT token exchange.)
  * (b) the worker CLI refusing bad settings;
  * (c) the console when the connection fails: the server refusing the key (1008) and nothing
  *     listening. Its one error line names the failure, not the key.
@@ -15,7 +21,7 @@
  * The running worker's own log (registering with LiveKit, with the canary key and secret) is
  * searched in test/shutdown.test.ts, which runs one anyway. Dispatch refusals: bad_dispatch.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,14 +43,25 @@ const CANARIES = {
   LIVEKIT_API_SECRET: `CanaryLivekitSecret${tag}`,
   DEEPGRAM_API_KEY: `CanaryDeepgram${tag}`,
 };
+/**
+ * Vertex AI's credentials: Application Default Credentials from a workload identity federation
+ * file (as in test/vertex.e2e.test.ts), whose subject token the fake's STS exchanges for the
+ * access token.
+ */
+const VERTEX_CANARIES = {
+  'Vertex access token': `ya29.CanaryVertexAccessToken${tag}`,
+  'Vertex subject token': `eyJCanaryVertexSubjectToken${tag}`,
+};
 /** The most verbose logging the worker and the plugin have. */
 const VERBOSE = { LOG_LEVEL: 'debug', LK_GOOGLE_DEBUG: '1' };
 /** A key or token in a URL query, as the SDK builds the Gemini Live socket URL. */
 const KEY_IN_URL = /[?&](key|access_token)=/i;
+/** A bearer token, as the SDK sends the Vertex access token in the Live socket's headers. */
+const BEARER = /Bearer\s+[\w.~+/-]/i;
 
 /** Every canary, also in the encodings a log could carry it in. */
 function expectNoSecret(text: string, where: string): void {
-  for (const [name, canary] of Object.entries(CANARIES)) {
+  for (const [name, canary] of Object.entries({ ...CANARIES, ...VERTEX_CANARIES })) {
     for (const form of [
       canary,
       encodeURIComponent(canary),
@@ -57,9 +74,45 @@ function expectNoSecret(text: string, where: string): void {
 
 let work: string;
 const fakes: FakeGeminiServer[] = [];
+/** The STS the Vertex credentials file names (its Live endpoint is not used), and one that refuses. */
+let sts: FakeGeminiServer;
+let refusingSts: FakeGeminiServer;
+let vertexEnv: Record<string, string>;
 
-beforeAll(() => {
+beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'secrets-test-'));
+  sts = await FakeGeminiServer.start({ accessToken: VERTEX_CANARIES['Vertex access token'] });
+  refusingSts = await FakeGeminiServer.start();
+  fakes.push(sts, refusingSts);
+  const subjectToken = path.join(work, 'subject-token');
+  writeFileSync(subjectToken, VERTEX_CANARIES['Vertex subject token']);
+  /** A workload identity federation credentials file, as in test/vertex.e2e.test.ts. */
+  const credentials = (name: string, tokenUrl: string): string => {
+    const file = path.join(work, name);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        type: 'external_account',
+        audience:
+          '//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/worker',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: tokenUrl,
+        credential_source: { file: subjectToken },
+      }),
+    );
+    return file;
+  };
+  vertexEnv = {
+    GOOGLE_GENAI_USE_VERTEXAI: 'true',
+    GOOGLE_CLOUD_PROJECT: 'secrets-test-project',
+    GOOGLE_CLOUD_LOCATION: 'us-central1',
+    GEMINI_MODEL: 'gemini-live-2.5-flash-native-audio',
+    GOOGLE_APPLICATION_CREDENTIALS: credentials('credentials.json', sts.tokenUrl),
+    // For the child: the token its fake accepts (the worker gets it from the STS), and the
+    // credentials of its last session.
+    FAKE_VERTEX_ACCESS_TOKEN: VERTEX_CANARIES['Vertex access token'],
+    FAKE_VERTEX_REFUSED_CREDENTIALS: credentials('refused.json', refusingSts.tokenUrl),
+  };
 });
 
 afterAll(async () => {
@@ -83,33 +136,55 @@ async function closedPort(): Promise<number> {
 }
 
 describe.concurrent('no secret in any output', { timeout: 90_000 }, () => {
-  it('(a) a whole call with debug logging: log, events, errors', async () => {
-    const cwd = runDir(work);
-    const reportFile = path.join(cwd, 'report.json');
-    const run = await runChild(CALL_SCRIPT, [reportFile], { ...CANARIES, ...VERBOSE }, cwd);
-    expect(run.code, run.describe).toBe(0);
-    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as SecretsCallReport;
+  const calls = [
+    { backend: 'gemini', refusal: /API key not valid/ },
+    { backend: 'vertex', refusal: /invalid authentication credentials/ },
+  ] as const;
+  it.each(calls)(
+    '(a) a whole call on $backend with debug logging: log, events, errors',
+    async ({ backend, refusal }) => {
+      const cwd = runDir(work);
+      const reportFile = path.join(cwd, 'report.json');
+      const env = { ...CANARIES, ...VERBOSE, ...(backend === 'vertex' ? vertexEnv : {}) };
+      const run = await runChild(CALL_SCRIPT, [reportFile, backend], env, cwd);
+      expect(run.code, run.describe).toBe(0);
+      const report = JSON.parse(readFileSync(reportFile, 'utf8')) as SecretsCallReport;
 
-    // The call did what it should, so there was something to leak.
-    expect(report.keyInUrl).toBe(true);
-    expect(report.answered).toBe(true);
-    expect(report.toolCalls).toBe(1);
-    expect(report.refusedKeyClose).toMatch(/^1008 /);
-    expect(report.errors.length).toBeGreaterThan(0);
-    expect(report.errors.join('\n')).toMatch(/API key not valid/);
-    // The debug log is really on: it logs every server message and the client's tool response.
-    expect(run.stdout).toContain('received Gemini Live server event');
-    expect(run.stdout).toContain('sent Gemini Live client event');
-    expect(run.stdout).toMatch(/"level":20/);
+      // The call did what it should, so there was something to leak: the credential reached the
+      // fake on every connection (on Vertex, after the STS exchanged the subject token for it).
+      expect(report.backend).toBe(backend);
+      expect(report.credentialSent).toBe(true);
+      if (backend === 'vertex') {
+        expect(sts.subjectTokens).toContain(VERTEX_CANARIES['Vertex subject token']);
+        // The last session: the STS refused the subject token (the error the auth library throws
+        // holds the request, subject token included), so no socket opened.
+        expect(refusingSts.subjectTokens).toContain(VERTEX_CANARIES['Vertex subject token']);
+        expect(report.noTokenConnections).toBe(0);
+        expect(run.stdout).toMatch(/invalid_grant/);
+      }
+      expect(report.answered).toBe(true);
+      expect(report.toolCalls).toBe(1);
+      expect(report.reconnected).toBe(true);
+      expect(report.refusedClose).toMatch(/^1008 /);
+      expect(report.errors.length).toBeGreaterThan(0);
+      expect(report.errors.join('\n')).toMatch(refusal);
+      // The debug log is really on: it logs every server message and the client's tool response.
+      expect(run.stdout).toContain('received Gemini Live server event');
+      expect(run.stdout).toContain('sent Gemini Live client event');
+      expect(run.stdout).toMatch(/"level":20/);
 
-    expectNoSecret(run.stdout, 'stdout');
-    expectNoSecret(run.stderr, 'stderr');
-    expectNoSecret(JSON.stringify(report.events), 'the call events');
-    report.errors.forEach((error, i) => expectNoSecret(error, `error ${i}`));
-    expect(run.stdout).not.toMatch(KEY_IN_URL);
-    expect(run.stderr).not.toMatch(KEY_IN_URL);
-    expect(report.errors.join('\n')).not.toMatch(KEY_IN_URL);
-  });
+      expectNoSecret(run.stdout, 'stdout');
+      expectNoSecret(run.stderr, 'stderr');
+      expectNoSecret(JSON.stringify(report.events), 'the call events');
+      report.errors.forEach((error, i) => expectNoSecret(error, `error ${i}`));
+      for (const pattern of [KEY_IN_URL, BEARER]) {
+        expect(run.stdout).not.toMatch(pattern);
+        expect(run.stderr).not.toMatch(pattern);
+        expect(JSON.stringify(report.events)).not.toMatch(pattern);
+        expect(report.errors.join('\n')).not.toMatch(pattern);
+      }
+    },
+  );
 
   describe('(b) the worker refusing bad settings', () => {
     const refusals: { what: string; command: string; env: Record<string, string> }[] = [

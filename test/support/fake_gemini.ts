@@ -79,6 +79,7 @@ export interface FakeGeminiOptions {
   /**
    * Vertex AI: the OAuth access token the fake's STS endpoint (`tokenUrl`) issues for any subject
    * token; if set, a Vertex connection without `Authorization: Bearer <it>` closes with 1008.
+   * Unset, the STS refuses every exchange (400 invalid_grant).
    */
   accessToken?: string;
   /** Audio chunk length sent to the client (ms of 24 kHz PCM per serverContent message). Default 40. */
@@ -97,6 +98,8 @@ export interface FakeConnection {
   index: number;
   /** Request path incl. query. */
   path: string;
+  /** The upgrade request's Authorization header as sent (Vertex: `Bearer <access token>`). */
+  authorization?: string;
   backend: Backend;
   apiVersion: string;
   /** The client's setup message body (msg.setup); undefined until it arrives. */
@@ -183,6 +186,7 @@ interface Endpoint {
   backend: Backend;
   apiVersion: string;
   credential?: string;
+  authorization?: string;
 }
 
 /** Parse the request path the SDK builds (note the leading double slash); undefined = not a Live endpoint. */
@@ -561,6 +565,7 @@ class LiveSession {
     this.conn = {
       index,
       path,
+      authorization: endpoint.authorization,
       backend: endpoint.backend,
       apiVersion: endpoint.apiVersion,
       setup: undefined,
@@ -987,9 +992,17 @@ class LiveSession {
 
 const TOKEN_PATH = '/v1/token';
 
-/** The STS token exchange (RFC 8693) that Google's external-account credentials call. */
-function serveToken(req: IncomingMessage, res: ServerResponse, accessToken?: string): void {
-  if (req.method !== 'POST' || req.url !== TOKEN_PATH || accessToken === undefined) {
+/**
+ * The STS token exchange (RFC 8693) that Google's external-account credentials call; without an
+ * `accessToken` to issue it refuses the subject token, as for an expired one.
+ */
+function serveToken(
+  req: IncomingMessage,
+  res: ServerResponse,
+  accessToken: string | undefined,
+  subjectTokens: string[],
+): void {
+  if (req.method !== 'POST' || req.url !== TOKEN_PATH) {
     res.writeHead(404).end();
     return;
   }
@@ -997,20 +1010,25 @@ function serveToken(req: IncomingMessage, res: ServerResponse, accessToken?: str
   req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
   req.on('end', () => {
     const form = new URLSearchParams(body);
+    subjectTokens.push(form.get('subject_token') ?? '');
     const ok =
       form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:token-exchange' &&
       !!form.get('subject_token');
-    res.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' });
+    res.writeHead(ok && accessToken !== undefined ? 200 : 400, {
+      'content-type': 'application/json',
+    });
     res.end(
       JSON.stringify(
-        ok
-          ? {
-              access_token: accessToken,
-              issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
-              token_type: 'Bearer',
-              expires_in: 3600,
-            }
-          : { error: 'invalid_request' },
+        !ok
+          ? { error: 'invalid_request' }
+          : accessToken === undefined
+            ? { error: 'invalid_grant', error_description: 'The subject token is not valid.' }
+            : {
+                access_token: accessToken,
+                issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+                token_type: 'Bearer',
+                expires_in: 3600,
+              },
       ),
     );
   });
@@ -1035,22 +1053,32 @@ export class FakeGeminiServer {
   readonly #host: Host;
   readonly #faults: FaultPlan;
   readonly #refusals: number[] = [];
+  readonly #subjectTokens: string[];
   #refuse = { left: 0, mode: 'http_503' as 'http_503' | 'reset' };
   #closing?: Promise<void>;
 
   static async start(options: FakeGeminiOptions = {}): Promise<FakeGeminiServer> {
     const resolved = resolveOptions(options);
     const faults = new FaultPlan(options.faults);
-    const http = createServer((req, res) => serveToken(req, res, resolved.accessToken));
+    const subjectTokens: string[] = [];
+    const http = createServer((req, res) =>
+      serveToken(req, res, resolved.accessToken, subjectTokens),
+    );
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
       http.listen(0, '127.0.0.1', () => resolve());
     });
-    return new FakeGeminiServer(http, resolved, faults);
+    return new FakeGeminiServer(http, resolved, faults, subjectTokens);
   }
 
-  private constructor(http: Server, options: ResolvedOptions, faults: FaultPlan) {
+  private constructor(
+    http: Server,
+    options: ResolvedOptions,
+    faults: FaultPlan,
+    subjectTokens: string[],
+  ) {
     this.#http = http;
+    this.#subjectTokens = subjectTokens;
     this.#faults = faults;
     this.baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
     this.#host = {
@@ -1072,8 +1100,10 @@ export class FakeGeminiServer {
     http.on('upgrade', (req, socket, head) => {
       const path = req.url ?? '';
       const endpoint = parseEndpoint(path);
-      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const { authorization } = req.headers;
+      const bearer = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
       if (endpoint?.backend === 'vertex' && bearer) endpoint.credential = bearer;
+      if (endpoint) endpoint.authorization = authorization;
       if (!endpoint || this.#closing) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
@@ -1097,6 +1127,11 @@ export class FakeGeminiServer {
   /** Vertex AI credentials' `token_url`: an STS token exchange that issues `accessToken`. */
   get tokenUrl(): string {
     return `${this.baseUrl}${TOKEN_PATH}`;
+  }
+
+  /** The subject token of every exchange `tokenUrl` was asked for, in order. */
+  get subjectTokens(): readonly string[] {
+    return this.#subjectTokens;
   }
 
   /** Add a scripted fault; it counts occurrences of its moment from now on. */
