@@ -20,6 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { WebSocket } from 'ws';
 import { MIC_RATE } from '../src/console/offline_call.ts';
 import { DEFAULT_GREETING } from '../src/config/settings.ts';
+import { DEFAULT_RECOVERY_POLICY } from '../src/gemini/recovery_policy.ts';
 import {
   type Harness,
   type HarnessOptions,
@@ -46,25 +47,32 @@ const soon = (ms = 15_000) => Date.now() + ms;
 
 let sts: FakeGeminiServer;
 let dir: string;
+let credentials: string;
 
-beforeAll(async () => {
-  // One token service for the file; each test's fake accepts the token it issues.
-  sts = await FakeGeminiServer.start({ accessToken: ACCESS_TOKEN });
-  dir = mkdtempSync(path.join(tmpdir(), 'vertex-adc-'));
+/** A workload identity federation file whose token service is `tokenUrl`; returns its path. */
+function writeCredentials(tokenUrl: string, name: string): string {
   const subjectToken = path.join(dir, 'subject-token');
   writeFileSync(subjectToken, 'an OIDC token from the workload');
-  const credentials = path.join(dir, 'credentials.json');
+  const file = path.join(dir, name);
   writeFileSync(
-    credentials,
+    file,
     JSON.stringify({
       type: 'external_account',
       audience:
         '//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/worker',
       subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-      token_url: sts.tokenUrl,
+      token_url: tokenUrl,
       credential_source: { file: subjectToken },
     }),
   );
+  return file;
+}
+
+beforeAll(async () => {
+  // One token service for the file; each test's fake accepts the token it issues.
+  sts = await FakeGeminiServer.start({ accessToken: ACCESS_TOKEN });
+  dir = mkdtempSync(path.join(tmpdir(), 'vertex-adc-'));
+  credentials = writeCredentials(sts.tokenUrl, 'credentials.json');
   vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', credentials);
   vi.stubEnv('GOOGLE_CLOUD_PROJECT', PROJECT);
 });
@@ -261,6 +269,36 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
     expect(declarations.map((d: Json) => d.name)).toContain('get_current_time');
     expect(declarations.filter((d: Json) => d.behavior !== undefined)).toEqual([]);
     expect(conn!.closedBy).not.toBe('server');
+  });
+
+  it('credentials the token service refuses: bounded retries, then one error ends the call', async () => {
+    // An STS without an access token to give refuses every exchange (400 invalid_grant), as for
+    // an expired workload token: no socket ever opens, so only the connect promise says so.
+    const refusing = await FakeGeminiServer.start({});
+    vi.stubEnv(
+      'GOOGLE_APPLICATION_CREDENTIALS',
+      writeCredentials(refusing.tokenUrl, 'refused.json'),
+    );
+    try {
+      const { call, fake } = await start({ env: { AGENT_GREETING: '' } });
+      let closed = false;
+      call.call.session.on(voice.AgentSessionEventTypes.Close, () => {
+        closed = true;
+      });
+      await fake.waitFor(() => closed, 20_000, 'the call to end');
+
+      const errors = call.events.ofType('error').filter((e) => e.recoverable === false);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.message).toMatch(/could not connect to Gemini Live after \d+ attempts/);
+      expect(errors[0]!.message).toMatch(/invalid_grant/);
+      expect(fake.connections).toHaveLength(0);
+      const exchanges = refusing.subjectTokens.length;
+      expect(exchanges).toBeGreaterThan(1);
+      expect(exchanges).toBeLessThanOrEqual(DEFAULT_RECOVERY_POLICY.connectAttempts);
+    } finally {
+      vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', credentials);
+      await refusing.close();
+    }
   });
 
   it('the fake refuses a Vertex connection without the token', async () => {

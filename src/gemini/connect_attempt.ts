@@ -102,10 +102,18 @@ export class ConnectAttempt implements AttemptWatcher {
         this.#host.connectFailed(this, `no setupComplete within ${setupTimeoutMs} ms`);
         abort();
       }, setupTimeoutMs);
-      connecting.then((session) => {
-        clearTimeout(this.#timer);
-        if (!this.failed) resolve(session);
-      }, reject);
+      connecting.then(
+        (session) => {
+          clearTimeout(this.#timer);
+          if (!this.failed) resolve(session);
+        },
+        (error: unknown) => {
+          // Before any socket (e.g. Vertex credentials refused): a failed attempt like any other,
+          // so it counts against the budget instead of the plugin retrying it forever.
+          this.#host.connectFailed(this, error instanceof Error ? error.message : String(error));
+          reject(error);
+        },
+      );
     });
   }
 
