@@ -16,13 +16,12 @@ import {
   defineAgent,
   log,
 } from '@livekit/agents';
-import * as silero from '@livekit/agents-plugin-silero';
 import { resolveInstructions } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import { avatarPublisherFor, checkAvatar } from './avatar/from_settings.ts';
-import { preloadAvatar } from './avatar/publisher.ts';
+import { prewarmWorker } from './prewarm.ts';
 import { createCallSession } from './session.ts';
 
 /** Settings for one job, or undefined (logged) when its dispatch cannot run. */
@@ -88,18 +87,9 @@ export async function runJob(ctx: JobContext, deps: JobDeps = JOB_DEPS): Promise
 }
 
 export default defineAgent({
+  // Job processes are used once: work done here is work the caller does not wait for.
   prewarm: async (proc: JobProcess) => {
-    // Job processes are used once: work done here is work the caller does not wait for.
-    const settings = loadSettings();
-    if (settings.turnDetection === 'livekit') proc.userData.vad = await silero.VAD.load();
-    if (settings.avatar.enabled) {
-      const { width, height, dir } = settings.avatar;
-      await preloadAvatar({ avatar: settings.call.avatarId, avatarsDir: dir, width, height }).catch(
-        (error) => log().warn({ error }, 'could not pre-render the avatar; each call will'),
-      );
-    }
-    // The Gemini SDK's first connect loads Node's fetch stack (undici): ~10 ms of a cold start.
-    new Headers();
+    await prewarmWorker(proc);
   },
   entry: (ctx: JobContext) => runJob(ctx),
 });

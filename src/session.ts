@@ -34,6 +34,8 @@ export interface CallSessionOptions {
    * the avatar) turn off resuming after a false interruption instead of warning on every call.
    */
   outputCanPause?: boolean;
+  /** Log the `call session created` line (default true; the prewarm's throwaway call does not). */
+  announce?: boolean;
 }
 
 export interface CallSession {
@@ -99,7 +101,9 @@ export async function createCallSession(options: CallSessionOptions): Promise<Ca
   model.presetTools(new llm.ToolContext([...session.toolCtx.tools, ...agent.toolCtx.tools]));
   const usage = new CallUsage(session);
   const video = new VideoInput({ settings, model, session });
-  log().info({ settings: describeSettings(settings) }, 'call session created');
+  if (options.announce !== false) {
+    log().info({ settings: describeSettings(settings) }, 'call session created');
+  }
 
   const greet = async () => {
     const greeting = settings.call.greeting.trim();
