@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGeminiServer } from './support/fake_gemini.ts';
+import { writeWorkloadCredentials } from './support/vertex_adc.ts';
 import { FIXTURES } from './support/call_harness.ts';
 import { REPO, runChild, runDir } from './support/child_run.ts';
 import type { SecretsCallReport } from './support/secrets_call.ts';
@@ -86,22 +87,8 @@ beforeAll(async () => {
   fakes.push(sts, refusingSts);
   const subjectToken = path.join(work, 'subject-token');
   writeFileSync(subjectToken, VERTEX_CANARIES['Vertex subject token']);
-  /** A workload identity federation credentials file, as in test/vertex.e2e.test.ts. */
-  const credentials = (name: string, tokenUrl: string): string => {
-    const file = path.join(work, name);
-    writeFileSync(
-      file,
-      JSON.stringify({
-        type: 'external_account',
-        audience:
-          '//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/worker',
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        token_url: tokenUrl,
-        credential_source: { file: subjectToken },
-      }),
-    );
-    return file;
-  };
+  const credentials = (name: string, tokenUrl: string): string =>
+    writeWorkloadCredentials(work, name, tokenUrl, subjectToken);
   vertexEnv = {
     GOOGLE_GENAI_USE_VERTEXAI: 'true',
     GOOGLE_CLOUD_PROJECT: 'secrets-test-project',

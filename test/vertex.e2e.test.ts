@@ -29,6 +29,7 @@ import {
   unscriptedCloses,
 } from './support/call_harness.ts';
 import { FakeGeminiServer, type FakeTurn, type Json, tonePcm16 } from './support/fake_gemini.ts';
+import { writeWorkloadCredentials } from './support/vertex_adc.ts';
 
 const MODEL = 'gemini-live-2.5-flash-native-audio';
 const PROJECT = 'vertex-test-project';
@@ -53,19 +54,7 @@ let credentials: string;
 function writeCredentials(tokenUrl: string, name: string): string {
   const subjectToken = path.join(dir, 'subject-token');
   writeFileSync(subjectToken, 'an OIDC token from the workload');
-  const file = path.join(dir, name);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      type: 'external_account',
-      audience:
-        '//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/pool/providers/worker',
-      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-      token_url: tokenUrl,
-      credential_source: { file: subjectToken },
-    }),
-  );
-  return file;
+  return writeWorkloadCredentials(dir, name, tokenUrl, subjectToken);
 }
 
 beforeAll(async () => {
