@@ -13,7 +13,8 @@
  * - the setup frame declares `historyConfig` so the plugin's history seeding on reconnect is the
  *   initial history the model accepts;
  * - every session, on every model, survives Gemini faults (session_recovery.ts): dropped or
- *   refused connections, goAway, turns with no audio, malformed frames.
+ *   refused connections, goAway, turns with no audio, malformed frames; the plugin's error lines
+ *   for those faults are logged as warnings (plugin_log.ts).
  *
  * The plugin keeps its state in TypeScript-private fields; the few we touch are typed in
  * `PluginSessionInternals` and exercised end to end against the fake server in the tests.
@@ -28,6 +29,7 @@ import {
 import * as google from '@livekit/agents-plugin-google';
 import type { AudioFrame } from '@livekit/rtc-node';
 import type { ModelCapabilities } from '../config/models.ts';
+import { withFaultLinesAsWarnings } from './plugin_log.ts';
 import { watchConnects } from './live_socket_watch.ts';
 import { type PluginSession, internalsOf } from './plugin_internals.ts';
 import { CONTINUE_PROMPT } from './prompts.ts';
@@ -108,7 +110,7 @@ export class GuardedRealtimeModel extends google.realtime.RealtimeModel {
   override session() {
     const recovery = new SessionRecovery(this.row, this.#recoveryPolicy);
     // The plugin starts its connect loop in the constructor: build it where connects are watched.
-    const session = watchConnects(recovery, () => super.session());
+    const session = watchConnects(recovery, () => withFaultLinesAsWarnings(() => super.session()));
     if (this.#presetTools) internalsOf(session)._tools = this.#presetTools;
     this.#recoveries.push(recovery);
     const guarded = guardSession(session, this.row, recovery);
