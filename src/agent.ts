@@ -73,9 +73,12 @@ export async function runJob(ctx: JobContext, deps: JobDeps = JOB_DEPS): Promise
     ...(avatar ? { outputCanPause: false } : {}),
   });
   ctx.addShutdownCallback(async () => {
-    call.usage.logSummary({ jobId: ctx.job.id, room: ctx.room.name, model: call.model.model });
-    await call.video.close();
-    await avatar?.close();
+    try {
+      call.usage.logSummary({ jobId: ctx.job.id, room: ctx.room.name, model: call.model.model });
+    } finally {
+      await call.video.close();
+      await avatar?.close();
+    }
   });
   // Like LiveKit's avatar plugins: attach before session.start(), which then keeps our sink.
   await avatar?.start(call.session, ctx.room);

@@ -259,7 +259,22 @@ export async function runConsole(argv: string[]): Promise<number> {
   if (camera && !call.video.plan.enabled) {
     process.stderr.write(`console: --camera: video input is off: ${call.video.plan.reason}\n`);
   } else if (camera) {
-    call.video.useSource(new PacedFrameSource(camera.fps, () => camera.next()));
+    // A broken frame later in the file ends the camera, not the call.
+    const nextFrame = () => {
+      try {
+        return camera.next();
+      } catch (error) {
+        process.stderr.write(
+          `console: --camera: "${args.camera}": ${(error as Error).message}; no more video\n`,
+        );
+        return undefined;
+      }
+    };
+    if (!call.video.useSource(new PacedFrameSource(camera.fps, nextFrame))) {
+      process.stderr.write(
+        `console: --camera: VIDEO_INPUT=${call.video.plan.source} takes no camera (allowed: auto, camera)\n`,
+      );
+    }
   }
   const inputMs = (speech.samples.length / MIC_RATE) * 1000;
   const deadline = Date.now() + (args.timeoutS ?? inputMs / 1000 + 60) * 1000;

@@ -111,6 +111,7 @@ const geminiStep: PrewarmStep = {
         echoFree: true,
         outputCanPause: false,
         announce: false,
+        // Retries are the recovery's (backoff); the warm-up's own deadline is within() below.
         connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: PREWARM_CALL_TIMEOUT_MS },
       });
       // The first error the session reports ends the warm-up (no waiting for the timeout).

@@ -100,10 +100,13 @@ export class PrewarmGeminiStub {
   }
 
   #onMessage(ws: WebSocket, data: RawData): void {
-    let msg: Record<string, Record<string, unknown> | undefined>;
+    let msg: Record<string, Record<string, unknown> | undefined> | null;
     try {
       msg = JSON.parse(data.toString());
     } catch {
+      msg = null;
+    }
+    if (!msg || typeof msg !== 'object') {
       ws.close(1007);
       return;
     }

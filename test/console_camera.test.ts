@@ -3,7 +3,7 @@
  * process against the fake Gemini Live server in this process). The file loops for as long as the
  * call lasts; its frames reach the fake as JPEG realtime video.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,7 +53,8 @@ describe('Y4mReader', () => {
 });
 
 describe('npm run console -- --camera', { timeout: 60_000 }, () => {
-  it('sends the file as the user camera, looping, as JPEG video frames', async () => {
+  /** The console on hello.wav with `cameraFile`, against a fresh fake; the fake is closed after. */
+  async function runWithCamera(cameraFile: string) {
     const fake = await FakeGeminiServer.start();
     const dir = runDir(work);
     const transcript = path.join(dir, 'call.jsonl');
@@ -64,7 +65,7 @@ describe('npm run console -- --camera', { timeout: 60_000 }, () => {
           '--input',
           HELLO,
           '--camera',
-          camera,
+          cameraFile,
           '--no-greeting',
           '--settle',
           '300',
@@ -80,23 +81,42 @@ describe('npm run console -- --camera', { timeout: 60_000 }, () => {
         dir,
         40_000,
       );
-      expect({ code: run.code, stderr: run.stderr }, run.describe).toEqual({ code: 0, stderr: '' });
-      const frames = fake.videoFrames;
-      expect(frames.length).toBeGreaterThanOrEqual(4);
-      for (const frame of frames) {
-        expect(frame).toMatchObject({ mimeType: 'image/jpeg', width: 320, height: 240 });
-      }
-      // The transcript's video line: the file looped (the call lasts longer than its 1 s).
       const lines = readFileSync(transcript, 'utf8')
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>);
-      const video = lines.find((l) => l.type === 'video');
-      expect(video).toMatchObject({ sent: frames.length, encodeErrors: 0 });
-      expect(video!.camera_frames as number).toBeGreaterThan(20);
+      return { run, frames: fake.videoFrames, lines };
     } finally {
       await fake.close();
     }
+  }
+
+  it('sends the file as the user camera, looping, as JPEG video frames', async () => {
+    const { run, frames, lines } = await runWithCamera(camera);
+    expect({ code: run.code, stderr: run.stderr }, run.describe).toEqual({ code: 0, stderr: '' });
+    expect(frames.length).toBeGreaterThanOrEqual(4);
+    for (const frame of frames) {
+      expect(frame).toMatchObject({ mimeType: 'image/jpeg', width: 320, height: 240 });
+    }
+    // The transcript's video line: the file looped (the call lasts longer than its 1 s).
+    const video = lines.find((l) => l.type === 'video');
+    expect(video).toMatchObject({ sent: frames.length, encodeErrors: 0 });
+    expect(video!.camera_frames as number).toBeGreaterThan(20);
+  });
+
+  it('a broken frame later in the file ends the camera with one line, not the call', async () => {
+    const broken = path.join(work, 'broken.y4m');
+    const bytes = readFileSync(camera);
+    const second = bytes.indexOf('FRAME', bytes.indexOf('FRAME') + 5);
+    bytes.write('FRAMX', second, 'latin1');
+    writeFileSync(broken, bytes);
+
+    const { run, lines } = await runWithCamera(broken);
+    expect(run.code, run.describe).toBe(0);
+    expect(run.stderr.trim()).toBe(
+      `console: --camera: "${broken}": frame 1 does not start with FRAME; no more video`,
+    );
+    expect(lines.some((l) => l.type === 'message' && l.role === 'assistant')).toBe(true);
   });
 
   it('refuses a camera file that is not y4m with a usage error', async () => {

@@ -1,16 +1,19 @@
 /**
- * The 1.9.0 plugin logs every abnormal close and every failed connect at error level, from a
- * logger it takes from the framework when its session is built (a #private field). Behind our
- * recovery those are faults the call survives: recovery logs a warning for each one and an error
- * only when it gives up and the call ends. Error-level lines for survived faults would page
- * whoever alerts on errors, so while the plugin builds a session the framework's logger is
- * swapped for a view that logs exactly those lines as warnings; every other line is untouched.
+ * The 1.9.0 plugin logs each failed connect at error level (`Gemini Realtime API error: ...`),
+ * from a logger it takes from the framework when its session is built (a #private field). Behind
+ * our recovery a failed connect is a fault the call survives: the recovery rejects it as
+ * `Gemini Live connect failed: ...`, logs a warning, and logs an error only when it gives up and
+ * the call ends. (The plugin's own close and socket-error lines never run: the socket watcher
+ * handles those.) Error-level lines for survived faults would page whoever alerts on errors, so
+ * while the plugin builds a session the framework's logger is swapped for a view that logs exactly
+ * those lines as warnings; every other line, including other errors of the same loop, is
+ * untouched.
  */
 
 /** Where @livekit/agents keeps its logger (log_core.js); `log()` reads it on every call. */
 const LOGGER_KEY = Symbol.for('@livekit/agents:logger');
-/** The plugin's lines for closes and connect failures (realtime_api.ts, #mainTask). */
-const RECOVERED_FAULT = /^Gemini (Live session|Realtime API) error/;
+/** The plugin's line for a connect the recovery failed (realtime_api.ts, #mainTask's catch). */
+const RECOVERED_FAULT = /^Gemini Realtime API error: .*Gemini Live (connect failed|recovery ended)/;
 
 type LogMethod = (...args: unknown[]) => void;
 interface Logger {

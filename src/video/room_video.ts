@@ -81,9 +81,21 @@ export class RoomVideoInput {
     return this.#current?.kind;
   }
 
-  /** Pick the track again (called on room events). */
+  /**
+   * Pick the track again (called on room events and a poll). Never throws: it runs from event
+   * listeners and a timer, where a throw (rtc-node's native requests throw when they fail) would
+   * end the job process; video stops being sent, the call goes on.
+   */
   update = (): void => {
     if (this.#closed) return;
+    try {
+      this.#pick();
+    } catch (error) {
+      this.#logger.warn({ error }, 'video input: could not pick a track');
+    }
+  };
+
+  #pick(): void {
     const participant = this.#participant();
     const pubs = participant ? videoPublications(participant) : new Map();
     for (const pub of pubs.values()) {
@@ -102,7 +114,7 @@ export class RoomVideoInput {
     this.#stopCurrent();
     if (!kind || !pub?.track || !pub.sid) return;
     this.#read(kind, pub.sid, pub.track);
-  };
+  }
 
   close(): void {
     if (this.#closed) return;

@@ -78,6 +78,7 @@ export class VideoInput {
   /** Send the linked user's camera / screen share from `room`. */
   attachRoom(room: Room, linkedIdentity: () => string | undefined): void {
     if (!this.pipeline || this.#closed) return;
+    this.#room?.close();
     this.#room = new RoomVideoInput({
       room,
       linkedIdentity,
@@ -86,10 +87,13 @@ export class VideoInput {
     });
   }
 
-  /** Send frames from `source` as the user's camera until it ends or the call closes. */
-  useSource(source: FrameSource): void {
+  /**
+   * Send frames from `source` as the user's camera until it ends or the call closes. False when
+   * the call takes no camera (video off, closed, or VIDEO_INPUT=screen).
+   */
+  useSource(source: FrameSource): boolean {
     const pipeline = this.pipeline;
-    if (!pipeline || this.#closed || this.plan.source === 'screen') return;
+    if (!pipeline || this.#closed || this.plan.source === 'screen') return false;
     this.#source?.stop();
     this.#source = source;
     pipeline.startTrack();
@@ -101,6 +105,7 @@ export class VideoInput {
         if (this.#source === source) pipeline.endTrack();
       },
     );
+    return true;
   }
 
   async close(): Promise<void> {
