@@ -4,30 +4,9 @@
  * the way a run ends (usage, failure, exit code).
  */
 import os from 'node:os';
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { UsageError } from '../src/cli_io.ts';
+import { UsageError, parseOptions } from '../src/cli_io.ts';
 
-export { UsageError };
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** `parseArgs` (strict) whose errors are UsageErrors; `--help` is a UsageError with no message. */
-export function parseOptions<const O extends Options>(argv: string[], options: O) {
-  const parse = () => {
-    try {
-      return parseArgs({
-        args: argv,
-        options: { ...options, help: { type: 'boolean', default: false } },
-        strict: true,
-      });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-  };
-  const { values } = parse();
-  if ((values as { help?: boolean }).help) throw new UsageError('');
-  return values;
-}
+export { UsageError, parseOptions };
 
 export function integerOption(name: string, raw: string, min: number): number {
   const n = Number(raw);

@@ -1,11 +1,32 @@
 /**
- * What the command-line tools (console, avatar preview) share: the usage error they exit 2 with,
- * reading the `--input` speech file, and a one-line status on stderr.
+ * What the command-line tools (console, avatar preview, bench, soak) share: option parsing and the
+ * usage error they exit with, reading the `--input` speech file, and a one-line status on stderr.
  */
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type WavAudio, readMonoAt } from './audio/wav.ts';
 
 /** A bad command line: the tool prints the message (and its usage) and exits 2. */
 export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** `parseArgs` (strict) whose errors are UsageErrors; `--help` is a UsageError with no message. */
+export function parseOptions<const O extends Options>(argv: string[], options: O) {
+  const parse = () => {
+    try {
+      return parseArgs({
+        args: argv,
+        options: { ...options, help: { type: 'boolean', default: false } },
+        strict: true,
+      });
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  };
+  const { values } = parse();
+  if ((values as { help?: boolean }).help) throw new UsageError('');
+  return values;
+}
 
 /** `--input` as mono at `rate`, or a UsageError naming the option. */
 export function readInputWav(file: string, rate: number): WavAudio {

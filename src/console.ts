@@ -26,7 +26,6 @@ import './load_env.ts';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { initializeLogger, voice } from '@livekit/agents';
 import { AvRecorder } from './avatar/av_recorder.ts';
 import { AvatarError, resolveAvatar } from './avatar/avatar_source.ts';
@@ -43,7 +42,7 @@ import { MIC_RATE, OfflineCall, SPEAKER_RATE, type Speaker } from './console/off
 import { createCallSession } from './session.ts';
 import { PacedFrameSource } from './video/paced_frames.ts';
 import { Y4mReader } from './video/y4m_reader.ts';
-import { UsageError, readInputWav, statusLine } from './cli_io.ts';
+import { UsageError, parseOptions, readInputWav, statusLine } from './cli_io.ts';
 
 const USAGE =
   'usage: npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>] ' +
@@ -66,29 +65,18 @@ interface ConsoleArgs {
 }
 
 function parseConsoleArgs(argv: string[]): ConsoleArgs {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        input: { type: 'string' },
-        output: { type: 'string' },
-        transcript: { type: 'string' },
-        metadata: { type: 'string' },
-        'no-greeting': { type: 'boolean', default: false },
-        timeout: { type: 'string' },
-        settle: { type: 'string' },
-        video: { type: 'string' },
-        avatar: { type: 'string' },
-        camera: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  if (values.help) throw new UsageError('');
+  const values = parseOptions(argv, {
+    input: { type: 'string' },
+    output: { type: 'string' },
+    transcript: { type: 'string' },
+    metadata: { type: 'string' },
+    'no-greeting': { type: 'boolean', default: false },
+    timeout: { type: 'string' },
+    settle: { type: 'string' },
+    video: { type: 'string' },
+    avatar: { type: 'string' },
+    camera: { type: 'string' },
+  });
   if (!values.input) throw new UsageError('--input is required');
   const timeoutS = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutS !== undefined && !(timeoutS > 0)) {

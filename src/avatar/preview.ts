@@ -21,7 +21,6 @@ import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, statSync
 import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { initializeLogger } from '@livekit/agents';
 import { frames, type WavAudio, WavWriter } from '../audio/wav.ts';
 import { DEFAULT_AVATARS_DIR } from '../config/settings.ts';
@@ -29,7 +28,7 @@ import { AvRecorder, type RecordedFrame } from './av_recorder.ts';
 import { AvatarError, resolveAvatar } from './avatar_source.ts';
 import { AVATAR_SAMPLE_RATE, AvatarPublisher } from './publisher.ts';
 import { Y4mWriter } from './y4m_writer.ts';
-import { UsageError, readInputWav, statusLine } from '../cli_io.ts';
+import { UsageError, parseOptions, readInputWav, statusLine } from '../cli_io.ts';
 
 const USAGE =
   'usage: npm run avatar:preview -- --input <wav> --output <file.y4m|.mp4|.webm> ' +
@@ -58,23 +57,18 @@ interface PreviewArgs {
 function parsePreviewArgs(argv: string[]): PreviewArgs | undefined {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        input: { type: 'string' },
-        output: { type: 'string' },
-        trace: { type: 'string' },
-        avatar: { type: 'string', default: 'default' },
-        size: { type: 'string', default: '512x512' },
-        fps: { type: 'string', default: '30' },
-        help: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }));
+    values = parseOptions(argv, {
+      input: { type: 'string' },
+      output: { type: 'string' },
+      trace: { type: 'string' },
+      avatar: { type: 'string', default: 'default' },
+      size: { type: 'string', default: '512x512' },
+      fps: { type: 'string', default: '30' },
+    });
   } catch (error) {
+    if (error instanceof UsageError && !error.message) return undefined; // --help
     throw new UsageError(`${(error as Error).message} (${USAGE})`);
   }
-  if (values.help) return undefined;
   if (!values.input) throw new UsageError(`--input is required (${USAGE})`);
   if (!values.output) throw new UsageError(`--output is required (${USAGE})`);
   const { width, height } = parseSize(values.size);
