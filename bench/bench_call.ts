@@ -9,7 +9,7 @@ import { type Env, loadSettings } from '../src/config/settings.ts';
 import { errorMessage } from '../src/console/call_events.ts';
 import { MIC_RATE, SPEAKER_RATE } from '../src/console/offline_call.ts';
 import { type CallSession, createCallSession } from '../src/session.ts';
-import type { FakeGeminiServer } from '../test/support/fake_gemini.ts';
+import type { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 import { TimingSpeaker } from './timing_speaker.ts';
 
 export const BENCH_API_KEY = 'bench';

@@ -7,7 +7,7 @@
  * reply: a chunk whose audio ends at cumulative sample E, sent at S, arrived when the output's
  * cumulative count first reached E.
  */
-import { FakeGeminiServer, type Json } from '../test/support/fake_gemini.ts';
+import { FakeGeminiServer, type Json } from '../tools/fake_gemini/server.ts';
 import {
   BENCH_API_KEY,
   type BenchCall,

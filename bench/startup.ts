@@ -14,7 +14,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { JobProcess, initializeLogger } from '@livekit/agents';
 import { prewarmWorker } from '../src/prewarm.ts';
-import { FakeGeminiServer, type Json } from '../test/support/fake_gemini.ts';
+import { FakeGeminiServer, type Json } from '../tools/fake_gemini/server.ts';
 import { BENCH_API_KEY, MODELS, type ModelId, startBenchCall, withTimeout } from './bench_call.ts';
 
 export const BENCH_GREETING = 'Greet the benchmark in one word.';

@@ -5,7 +5,7 @@
  * It answers every user turn with "You said: <transcript>." and a synthetic voice.
  */
 
-import { FakeGeminiServer } from '../test/support/fake_gemini.ts';
+import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 
 const fake = await FakeGeminiServer.start();
 process.stdout.write(`fake Gemini Live listening: GOOGLE_GEMINI_BASE_URL=${fake.baseUrl}\n`);

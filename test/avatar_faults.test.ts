@@ -23,7 +23,7 @@ import { AvatarPublisher, type PublishedFrame } from '../src/avatar/publisher.ts
 import { AudioExitMonitor, TrackCatcher, prng, sleep } from '../bench/av_offset.ts';
 import { MIC_RATE } from '../src/console/offline_call.ts';
 import { E2E_MODELS, quietLogger, startHarness, unscriptedCloses } from './support/call_harness.ts';
-import { replyPcm16, tonePcm16 } from './support/fake_gemini.ts';
+import { replyPcm16, tonePcm16 } from '../tools/fake_gemini/server.ts';
 
 const RATE = 24_000;
 const FPS = 30;

@@ -19,7 +19,7 @@ import {
   FakeGeminiServer,
   type Json,
   SpeechDetector,
-} from './support/fake_gemini.ts';
+} from '../tools/fake_gemini/server.ts';
 import { FIXTURES, speechFixture } from './support/call_harness.ts';
 import { REPO, killRunning, runChild, runDir } from './support/child_run.ts';
 import { concatSamples } from './support/signals.ts';

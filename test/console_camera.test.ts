@@ -11,7 +11,7 @@ import { Y4mWriter } from '../src/avatar/y4m_writer.ts';
 import { Y4mReader } from '../src/video/y4m_reader.ts';
 import { FIXTURES } from './support/call_harness.ts';
 import { REPO, killRunning, runChild, runDir } from './support/child_run.ts';
-import { FakeGeminiServer } from './support/fake_gemini.ts';
+import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 
 const CONSOLE = path.join(REPO, 'src', 'console.ts');
 const HELLO = path.join(FIXTURES, 'hello.wav');

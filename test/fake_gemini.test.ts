@@ -12,8 +12,8 @@ import {
   replyPcm16,
   silencePcm16,
   tonePcm16,
-} from './support/fake_gemini.ts';
-import type { FakeGeminiOptions, FakeTurn } from './support/fake_gemini.ts';
+} from '../tools/fake_gemini/server.ts';
+import type { FakeGeminiOptions, FakeTurn } from '../tools/fake_gemini/server.ts';
 
 const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
 const M31 = 'gemini-3.1-flash-live-preview';

@@ -26,7 +26,7 @@ import {
   type FaultSpec,
   messageKind,
   tonePcm16,
-} from './support/fake_gemini.ts';
+} from '../tools/fake_gemini/server.ts';
 
 /** A short voiced burst: the fake's energy VAD takes it as one spoken turn. */
 const WORDS = tonePcm16(300, MIC_RATE);

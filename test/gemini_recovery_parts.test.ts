@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { MicBuffer } from '../src/gemini/mic_buffer.ts';
 import { parseDurationMs } from '../src/gemini/go_away.ts';
-import { FakeGeminiServer, type Json } from './support/fake_gemini.ts';
-import { FaultPlan, durationJson } from './support/gemini_faults.ts';
+import { FakeGeminiServer, type Json } from '../tools/fake_gemini/server.ts';
+import { FaultPlan, durationJson } from '../tools/fake_gemini/faults.ts';
 
 const frame = (ms: number) => new AudioFrame(new Int16Array(ms * 16), 16_000, 1, ms * 16);
 

@@ -15,7 +15,7 @@ import {
   startHarness,
   unscriptedCloses,
 } from './support/call_harness.ts';
-import { FakeGeminiServer } from './support/fake_gemini.ts';
+import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 
 type Setup = { generationConfig?: Record<string, unknown> };
 

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { quietLogger, startHarness, type Harness } from './support/call_harness.ts';
-import { tonePcm16, type FaultSpec } from './support/fake_gemini.ts';
+import { tonePcm16, type FaultSpec } from '../tools/fake_gemini/server.ts';
 import { MIC_RATE } from '../src/console/offline_call.ts';
 
 const LOGGER_KEY = Symbol.for('@livekit/agents:logger');

@@ -13,7 +13,7 @@ import { afterEach, expect, it } from 'vitest';
 import { MIC_RATE } from '../src/console/offline_call.ts';
 import { createCallSession } from '../src/session.ts';
 import { TEST_API_KEY, quietLogger, testSettings } from './support/call_harness.ts';
-import { FakeGeminiServer } from './support/fake_gemini.ts';
+import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

@@ -26,7 +26,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeGeminiServer } from './support/fake_gemini.ts';
+import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 import { writeWorkloadCredentials } from './support/vertex_adc.ts';
 import { FIXTURES } from './support/call_harness.ts';
 import { REPO, runChild, runDir } from './support/child_run.ts';

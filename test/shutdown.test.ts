@@ -19,7 +19,7 @@ import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeGeminiServer } from './support/fake_gemini.ts';
+import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 import { FIXTURES } from './support/call_harness.ts';
 import {
   type Child,

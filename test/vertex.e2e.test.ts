@@ -28,7 +28,12 @@ import {
   startHarness,
   unscriptedCloses,
 } from './support/call_harness.ts';
-import { FakeGeminiServer, type FakeTurn, type Json, tonePcm16 } from './support/fake_gemini.ts';
+import {
+  FakeGeminiServer,
+  type FakeTurn,
+  type Json,
+  tonePcm16,
+} from '../tools/fake_gemini/server.ts';
 import { writeWorkloadCredentials } from './support/vertex_adc.ts';
 
 const MODEL = 'gemini-live-2.5-flash-native-audio';

@@ -19,7 +19,7 @@ import {
   startHarness,
   testSettings,
 } from './support/call_harness.ts';
-import { FakeGeminiServer, type FakeVideoFrame, tonePcm16 } from './support/fake_gemini.ts';
+import { FakeGeminiServer, type FakeVideoFrame, tonePcm16 } from '../tools/fake_gemini/server.ts';
 
 const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
 const M31 = 'gemini-3.1-flash-live-preview';

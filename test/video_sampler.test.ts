@@ -30,7 +30,7 @@ import { FrameSampler } from '../src/video/sampler.ts';
 import { chooseVideoSource } from '../src/video/track_choice.ts';
 import { EnergySpeechDetector } from '../src/video/user_speech.ts';
 import { quietLogger } from './support/call_harness.ts';
-import { jpegSize } from './support/fake_gemini.ts';
+import { jpegSize } from '../tools/fake_gemini/server.ts';
 
 quietLogger();
 

@@ -4,7 +4,7 @@
  * `node --import tsx bench/soak/fake_server.ts <replyMs>`: answers spoken turn N with
  * "reply to words N" and `replyMs` of audio; prints its URL; exits on SIGTERM.
  */
-import { FakeGeminiServer } from '../../test/support/fake_gemini.ts';
+import { FakeGeminiServer } from '../../tools/fake_gemini/server.ts';
 
 const replyMs = Number(process.argv[2] ?? 2000);
 let spoken = 0;

@@ -17,8 +17,8 @@ import {
   type FakeReply,
   type FakeTurn,
   tonePcm16,
-} from '../../test/support/fake_gemini.ts';
-import { HANDLE_EXPIRED } from '../../test/support/gemini_faults.ts';
+} from '../../tools/fake_gemini/server.ts';
+import { HANDLE_EXPIRED } from '../../tools/fake_gemini/faults.ts';
 import { sleep } from '../av_offset.ts';
 import { withTimeout } from '../bench_call.ts';
 import type { Scenario } from './scenarios.ts';

@@ -32,7 +32,7 @@ import { loadSettings } from '../../src/config/settings.ts';
 import { MIC_RATE, OfflineCall } from '../../src/console/offline_call.ts';
 import { createCallSession } from '../../src/session.ts';
 import { REPO, killGroup, startChild } from '../../test/support/child_run.ts';
-import { tonePcm16 } from '../../test/support/fake_gemini.ts';
+import { tonePcm16 } from '../../tools/fake_gemini/server.ts';
 import {
   AudioExitMonitor,
   type FrameRecord,

@@ -12,7 +12,7 @@
  */
 import { prng } from '../av_offset.ts';
 import { MODELS } from '../bench_call.ts';
-import type { FaultAction, FaultSpec } from '../../test/support/fake_gemini.ts';
+import type { FaultAction, FaultSpec } from '../../tools/fake_gemini/server.ts';
 
 export const FAULT_KINDS = [
   'close_1006',

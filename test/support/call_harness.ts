@@ -10,7 +10,7 @@ import { applyDispatchMetadata } from '../../src/config/dispatch.ts';
 import { type Env, type Settings, loadSettings } from '../../src/config/settings.ts';
 import { MIC_RATE, OfflineCall, type Speaker } from '../../src/console/offline_call.ts';
 import { createCallSession } from '../../src/session.ts';
-import { FakeGeminiServer, type FakeGeminiOptions } from './fake_gemini.ts';
+import { FakeGeminiServer, type FakeGeminiOptions } from '../../tools/fake_gemini/server.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 export const TEST_API_KEY = 'test-key-for-the-fake';

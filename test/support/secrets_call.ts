@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import type { CallEvent } from '../../src/console/call_events.ts';
 import { type Harness, speechFixture, startHarness } from './call_harness.ts';
-import type { Backend, FakeConnection, FakeGeminiOptions } from './fake_gemini.ts';
+import type { Backend, FakeConnection, FakeGeminiOptions } from '../../tools/fake_gemini/server.ts';
 
 export interface SecretsCallReport {
   backend: Backend;

@@ -21,9 +21,9 @@ import {
   type FiredFault,
   HANDLE_EXPIRED,
   durationJson,
-} from './gemini_faults.ts';
+} from './faults.ts';
 
-export type { FaultAction, FaultMoment, FaultSpec, FiredFault } from './gemini_faults.ts';
+export type { FaultAction, FaultMoment, FaultSpec, FiredFault } from './faults.ts';
 
 // Wire JSON is untyped by nature; the public API promised `any` for raw messages.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
