@@ -8,8 +8,8 @@ import * as silero from '@livekit/agents-plugin-silero';
 import { drainUnusedRecognitionInput } from './audio/recognition_drain.ts';
 import { resolveInstructions } from './config/contexts.ts';
 import { type Settings, describeSettings } from './config/settings.ts';
-import type { GuardedRealtimeModel } from './gemini/guarded_realtime.ts';
-import { createRealtimeModel } from './gemini/realtime_model.ts';
+import type { GeminiRealtimeModel } from './gemini/model.ts';
+import { createRealtimeModel } from './gemini/model_options.ts';
 import { builtinTools } from './tools.ts';
 import { CallUsage } from './usage.ts';
 import { VideoInput } from './video/video_input.ts';
@@ -42,7 +42,7 @@ export interface CallSession {
   settings: Settings;
   agent: voice.Agent;
   session: voice.AgentSession;
-  model: GuardedRealtimeModel;
+  model: GeminiRealtimeModel;
   usage: CallUsage;
   /**
    * The user's camera / screen share to Gemini (off when the model or settings say so): the worker

@@ -223,7 +223,7 @@ describe('FakeGeminiServer via @google/genai', () => {
     ]);
   });
 
-  it('3.1 accepts clientContent only as initial history (historyConfig, before any model turn)', async () => {
+  it('3.1 takes declared initial history until turnComplete, without a reply, then realtime input', async () => {
     await startFake({ respond: () => ({ text: 'ok', audioMs: 80 }) });
     const setupExtra = { historyConfig: { initialHistoryInClientContent: true } };
     const c = openClient(M31, {}, { setupExtra });
@@ -235,29 +235,36 @@ describe('FakeGeminiServer via @google/genai', () => {
       turns: [{ role: 'user', parts: [{ text: 'earlier' }] }],
       turnComplete: false,
     });
+    session.sendClientContent({
+      turns: [{ role: 'model', parts: [{ text: 'an earlier answer' }] }],
+      turnComplete: true,
+    });
     session.sendRealtimeInput({ text: 'now' });
     await c.until((m) => !!m.serverContent?.turnComplete, 'first reply');
+    // The history asked for no reply: the only turn the model answered is the realtime one.
+    expect(fake.connections[0]?.turns.map((t) => [t.source, t.text])).toEqual([
+      ['realtime_text', 'now'],
+    ]);
     session.sendClientContent({
       turns: [{ role: 'user', parts: [{ text: 'late' }] }],
       turnComplete: false,
     });
-    expect((await c.closed).code).toBe(1007);
-    expect(fake.connections[0]?.history).toHaveLength(1); // only accepted history is kept
-    expect(fake.connections[0]?.turns.map((t) => t.text)).toEqual(['now']);
+    expect(await c.closed).toMatchObject({ code: 1007, reason: INVALID_ARGUMENT });
+    expect(fake.connections[0]?.history).toHaveLength(2); // only accepted history is kept
   });
 
-  it('3.1 answers initial history sent with turnComplete true, then rejects more clientContent', async () => {
-    await startFake({ respond: () => ({ text: 'ok', audioMs: 40 }) });
+  it('declared initial history: realtime input before its turnComplete is refused (1007)', async () => {
+    await startFake();
     const setupExtra = { historyConfig: { initialHistoryInClientContent: true } };
     const c = openClient(M31, {}, { setupExtra });
     const session = await c.session;
-    session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'seeded' }] }] }); // SDK default: turnComplete true
-    await c.until((m) => !!m.serverContent?.turnComplete, 'reply to history');
-    expect(fake.connections[0]?.turns.map((t) => [t.source, t.text])).toEqual([
-      ['client_content', 'seeded'],
-    ]);
-    session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'again' }] }] });
-    expect(await c.closed).toMatchObject({ code: 1007, reason: INVALID_ARGUMENT });
+    session.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: 'earlier' }] }],
+      turnComplete: false,
+    });
+    session.sendRealtimeInput({ text: 'too soon' });
+    expect((await c.closed).code).toBe(1007);
+    expect(fake.connections[0]?.turns).toEqual([]);
   });
 
   it('closes with 1011 when respond() throws', async () => {

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_GREETING } from '../src/config/settings.ts';
-import { CONTINUE_PROMPT } from '../src/gemini/guarded_realtime.ts';
+import { CONTINUE_PROMPT } from '../src/gemini/model.ts';
 import {
   E2E_MODELS,
   type Harness,
@@ -193,7 +193,7 @@ describe('the setup frame carries the validated settings', () => {
     return h.fake.connections.at(-1)!;
   };
 
-  it('3.1: thinking level, voice, temperature and the history declaration', async () => {
+  it('3.1: thinking level, voice and temperature; no history declared with none to seed', async () => {
     const conn = await setupOf({
       GEMINI_MODEL: 'gemini-3.1-flash-live-preview',
       GEMINI_THINKING_LEVEL: 'low',
@@ -206,7 +206,9 @@ describe('the setup frame carries the validated settings', () => {
     expect(conn.setup.generationConfig.speechConfig.voiceConfig.prebuiltVoiceConfig.voiceName).toBe(
       'Kore',
     );
-    expect(conn.setup.historyConfig).toEqual({ initialHistoryInClientContent: true });
+    // Declared initial history makes the server wait for it before any realtime input: only a
+    // connection that is seeded declares it (gemini_faults.test.ts, the expired handle).
+    expect(conn.setup.historyConfig).toBeUndefined();
     expect(conn.closedBy).not.toBe('server');
   });
 

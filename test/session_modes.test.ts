@@ -10,7 +10,7 @@ import * as google from '@livekit/agents-plugin-google';
 import * as silero from '@livekit/agents-plugin-silero';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Env, loadSettings } from '../src/config/settings.ts';
-import { createRealtimeModel, realtimeOptions } from '../src/gemini/realtime_model.ts';
+import { createRealtimeModel, realtimeOptions } from '../src/gemini/model_options.ts';
 import { createCallSession } from '../src/session.ts';
 import { CallUsage } from '../src/usage.ts';
 import { quietLogger } from './support/call_harness.ts';
@@ -163,7 +163,7 @@ describe('realtimeOptions: settings -> plugin options', () => {
     );
   });
 
-  it('the plugin model takes them as given (2.5, every option at once)', () => {
+  it('the model takes them as given (2.5, every option at once)', () => {
     const settings = loadSettings({
       GOOGLE_API_KEY: KEY,
       GEMINI_MODEL: M25,
@@ -181,9 +181,8 @@ describe('realtimeOptions: settings -> plugin options', () => {
     });
     const model = createRealtimeModel(settings, { instructions: INSTRUCTIONS });
     expect(model.model).toBe(M25);
-    expect(model._options).toMatchObject({
-      model: M25,
-      apiKey: KEY,
+    expect(model.sessionOptions).toMatchObject({
+      row: { id: M25 },
       vertexai: false,
       voice: 'Aoede',
       temperature: 0.7,
@@ -194,7 +193,6 @@ describe('realtimeOptions: settings -> plugin options', () => {
       proactivity: true,
       toolBehavior: google.realtime.Behavior.NON_BLOCKING,
       toolResponseScheduling: FunctionResponseScheduling.WHEN_IDLE,
-      httpOptions: { baseUrl: NOWHERE },
     });
     // With Gemini's activity detection off, the framework knows turn detection is not the model's.
     expect(model.capabilities.turnDetection).toBe(false);

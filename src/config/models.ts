@@ -20,7 +20,7 @@ export type ThinkingLevel = (typeof THINKING_LEVELS)[number];
  * message): as a `clientContent` turn (2.5) or as `realtimeInput.text` (3.x, which closes the
  * socket with 1007 on client content after the first model turn).
  */
-export type TextTurnRoute = 'client_content' | 'realtime_text';
+export type TextTurnRoute = 'client_content' | 'realtime_text' | 'user_content';
 
 /** How earlier conversation is given to a fresh socket (a reconnect without a resumable handle). */
 export type HistorySeeding = 'client_content' | 'history_config';
@@ -40,6 +40,10 @@ export interface ModelCapabilities {
   proactiveAudio: boolean;
   /** NON_BLOCKING (asynchronous) function declarations. */
   asyncTools: boolean;
+  /** How the model runs a function declared without a behavior. */
+  defaultToolBehavior: 'blocking' | 'non_blocking';
+  /** Function responses carry the call's `id` (Vertex 2.5 refuses it; it matches by name). */
+  functionResponseIds: boolean;
   /** `scheduling` (SILENT / WHEN_IDLE / INTERRUPT) on function responses. */
   toolResponseScheduling: boolean;
   /** `clientContent` accepted after the first model turn (mid-session instructions/context). */
@@ -52,6 +56,11 @@ export interface ModelCapabilities {
   videoInput: boolean;
   /** Every video frame counts toward the turn (3.1: turn coverage includes all video). */
   videoCountsTowardTurn: boolean;
+  /**
+   * What ends a reply: `turn_complete`, or `idle` for models that speak fillers while they reason
+   * and mark the end with `interactionStatus: IDLE`.
+   */
+  replyEnds: 'turn_complete' | 'idle';
   /** Something a user should know, shown in the README table and in warnings. */
   note?: string;
 }
@@ -66,6 +75,8 @@ const NATIVE_AUDIO_25: Row = {
   affectiveDialog: true,
   proactiveAudio: true,
   asyncTools: true,
+  defaultToolBehavior: 'blocking',
+  functionResponseIds: true,
   toolResponseScheduling: true,
   midSessionClientContent: true,
   textTurnRoute: 'client_content',
@@ -73,6 +84,7 @@ const NATIVE_AUDIO_25: Row = {
   textOutputWithTts: false,
   videoInput: true,
   videoCountsTowardTurn: false,
+  replyEnds: 'turn_complete',
 };
 
 const FLASH_LIVE_31: Row = {
@@ -83,6 +95,8 @@ const FLASH_LIVE_31: Row = {
   affectiveDialog: false,
   proactiveAudio: false,
   asyncTools: false,
+  defaultToolBehavior: 'blocking',
+  functionResponseIds: true,
   toolResponseScheduling: false,
   midSessionClientContent: false,
   textTurnRoute: 'realtime_text',
@@ -90,6 +104,7 @@ const FLASH_LIVE_31: Row = {
   textOutputWithTts: false,
   videoInput: true,
   videoCountsTowardTurn: true,
+  replyEnds: 'turn_complete',
   note: 'client content only as initial history; text turns go as realtime text',
 };
 
@@ -104,6 +119,8 @@ export const MODELS: readonly ModelCapabilities[] = [
     // The plugin documents NON_BLOCKING tools and response scheduling as unsupported on Vertex.
     asyncTools: false,
     toolResponseScheduling: false,
+    // The plugin leaves the id out on Vertex; the fake matches id-less responses by name.
+    functionResponseIds: false,
     note: 'Vertex AI (GA)',
   },
   {

@@ -1,151 +1,172 @@
 /**
- * One Gemini Live connect attempt as the recovery watches it, from the socket up.
+ * One Gemini Live connect attempt, from its socket up.
  *
- * The SDK's `connect()` never settles when the socket closes before `setupComplete`, and it
- * parses frames in an unawaited promise (a frame that is not JSON becomes an unhandled
- * rejection). Each attempt therefore keeps its own setup timer, rejects the connect itself when
- * setup fails, drops unreadable frames, and remembers the function calls asked on its connection
- * (their results are lost with it). What a failure or a close means for the call is the host's
- * decision (session_recovery.ts).
+ * The SDK's `connect()` resolves once the server sends `setupComplete`, and never settles when
+ * the socket closes first. An attempt therefore keeps its own setup timer, fails itself when the
+ * socket closes during setup (or the SDK rejects before any socket, as when Vertex credentials
+ * are refused), and closes a socket whose setup it gave up on. After setup it reports the close
+ * of its socket, and remembers the function calls asked on it (their results are lost with it).
+ * What a failure or a close means for the call is the session's decision.
  */
-import { APIConnectionError } from '@livekit/agents';
-import type { ConnectParams, LiveSession } from './live_connect_hook.ts';
-import type { AttemptWatcher, CloseInfo } from './live_socket_watch.ts';
+import type { LiveConnectConfig, LiveServerMessage, Session } from '@google/genai';
+import type {
+  GeminiLiveClient,
+  SocketClose,
+  SocketWatch,
+  WatchedSocket,
+} from './live_transport.ts';
 
-/** The parts of a server frame the recovery reads. */
-export interface ServerFrame {
-  setupComplete?: unknown;
-  serverContent?: unknown;
-  toolCall?: { functionCalls?: { id?: string; name?: string }[] };
-  toolCallCancellation?: { ids?: string[] };
+export interface CloseInfo {
+  code: number;
+  reason: string;
 }
 
-/** What an attempt reports to, and asks of, the session's recovery. */
-export interface AttemptHost {
-  readonly setupTimeoutMs: number;
-  /** No connection may be made any more: the recovery gave up, or the call ended. */
-  ended(): boolean;
-  /** Function calls the plugin still waits to answer (undefined before it is attached). */
-  pendingToolCallIds(): ReadonlySet<string> | undefined;
-  malformedFrame(text: string): void;
-  setupCompleted(attempt: ConnectAttempt): void;
-  /** The attempt failed before setup completed (see `fail` to reject the connect). */
-  connectFailed(attempt: ConnectAttempt, cause: string, close?: CloseInfo): void;
-  /** The socket of an attempt closed after setup; `byClient`: we closed it. */
-  socketClosed(attempt: ConnectAttempt, close: CloseInfo, byClient: boolean): void;
+/** Why a connect attempt failed; `close` when the server closed the socket during setup. */
+export class ConnectFailure extends Error {
+  override name = 'ConnectFailure';
+  readonly close?: CloseInfo;
+
+  constructor(cause: string, close?: CloseInfo) {
+    super(cause);
+    if (close) this.close = close;
+  }
 }
 
-export class ConnectAttempt implements AttemptWatcher {
+export interface AttemptOptions {
+  client: GeminiLiveClient;
+  model: string;
+  config: LiveConnectConfig;
+  /** Setup fields the SDK cannot send (added to the socket's first frame). */
+  setupExtras?: Record<string, unknown>;
+  setupTimeoutMs: number;
+  /** Every server message of this connection, `setupComplete` included. */
+  onMessage(message: LiveServerMessage, attempt: ConnectAttempt): void;
+  onMalformedFrame(text: string, attempt: ConnectAttempt): void;
+  /** The socket closed after setup completed. */
+  onClosed(close: SocketClose, attempt: ConnectAttempt): void;
+}
+
+export class ConnectAttempt implements SocketWatch {
   /** The resumption handle this attempt sent in its setup, if any. */
   readonly handle?: string;
-  setupDone = false;
   /** Function calls asked on this connection whose results the model has not gone on from. */
   readonly calls = new Map<string, string>();
-  failed = false;
   /** The last network error on the socket, to explain a close without a reason. */
   error?: string;
-  readonly #host: AttemptHost;
+  /** Resolves once the socket of a set-up connection has closed (and `onClosed` ran). */
+  readonly ended: Promise<void>;
+  readonly #options: AttemptOptions;
+  #endedResolve!: () => void;
+  #socket?: WatchedSocket;
+  #setupDone = false;
+  #settled = false;
+  #closeRequested = false;
   #timer?: NodeJS.Timeout;
-  #reject?: (error: Error) => void;
-  #abort?: () => void;
+  #fail?: (failure: ConnectFailure) => void;
 
-  constructor(host: AttemptHost, params: ConnectParams) {
-    this.#host = host;
-    const handle = params.config?.sessionResumption?.handle;
+  constructor(options: AttemptOptions) {
+    this.#options = options;
+    this.ended = new Promise((resolve) => (this.#endedResolve = resolve));
+    const handle = options.config.sessionResumption?.handle;
     if (handle) this.handle = handle;
   }
 
-  frame(text: string): boolean {
-    let message: ServerFrame | null;
-    try {
-      message = JSON.parse(text) as typeof message;
-    } catch {
-      // The SDK would throw this inside an unawaited promise: an unhandled rejection.
-      this.#host.malformedFrame(text);
-      return false;
-    }
-    if (message?.setupComplete !== undefined && !this.setupDone) {
-      this.setupDone = true;
-      clearTimeout(this.#timer);
-      this.#host.setupCompleted(this);
-    }
-    if (message) this.#trackCalls(message);
-    return true;
+  get setupDone(): boolean {
+    return this.#setupDone;
+  }
+
+  /** Connect and wait for `setupComplete`; rejects with a ConnectFailure. */
+  open(): Promise<Session> {
+    const { client, model, config, setupExtras, setupTimeoutMs } = this.#options;
+    return new Promise<Session>((resolve, reject) => {
+      this.#fail = (failure) => {
+        if (this.#settled) return;
+        this.#settled = true;
+        clearTimeout(this.#timer);
+        reject(failure);
+        this.close();
+      };
+      this.#timer = setTimeout(
+        () => this.#fail?.(new ConnectFailure(`no setupComplete within ${setupTimeoutMs} ms`)),
+        setupTimeoutMs,
+      );
+      client
+        .liveWith(this, setupExtras)
+        .connect({
+          model,
+          config,
+          callbacks: { onmessage: (message) => this.#options.onMessage(message, this) },
+        })
+        .then(
+          (session) => {
+            if (this.#settled) return session.close(); // given up on meanwhile
+            this.#settled = true;
+            this.#setupDone = true;
+            clearTimeout(this.#timer);
+            resolve(session);
+          },
+          (error: unknown) =>
+            this.#fail?.(
+              new ConnectFailure(error instanceof Error ? error.message : String(error)),
+            ),
+        );
+    });
+  }
+
+  /** Close the socket as the client (a restart, a failed setup, the end of the call). */
+  close(): void {
+    this.#closeRequested = true;
+    clearTimeout(this.#timer);
+    this.#socket?.close();
+  }
+
+  /** The call ended during setup: fail the attempt quietly and close its socket. */
+  cancel(): void {
+    this.#fail?.(new ConnectFailure('the call ended'));
+    this.close();
+  }
+
+  // ---- SocketWatch ----
+
+  created(socket: WatchedSocket): void {
+    this.#socket = socket;
+    if (this.#closeRequested) socket.close();
+  }
+
+  malformedFrame(text: string): void {
+    this.#options.onMalformedFrame(text, this);
   }
 
   errored(message: string): void {
     this.error = message;
   }
 
-  closed(close: CloseInfo, byClient: boolean): void {
-    if (!this.setupDone) {
-      // The plugin is still inside connect(): there is nothing for its onclose to clean up.
-      const cause = byClient
+  closed(close: SocketClose): void {
+    if (!this.#setupDone) {
+      const cause = close.byClient
         ? 'closed by the client during setup'
         : `closed during setup: ${describeClose(close, this.error)}`;
-      return this.#host.connectFailed(this, cause, close);
+      this.#fail?.(new ConnectFailure(cause, close.byClient ? undefined : close));
+      return;
     }
-    this.#host.socketClosed(this, close, byClient);
-  }
-
-  settle(connecting: Promise<LiveSession>, abort: () => void): Promise<LiveSession> {
-    this.#abort = abort;
-    return new Promise((resolve, reject) => {
-      this.#reject = reject;
-      if (this.#host.ended()) {
-        this.failed = true;
-        abort();
-        return reject(new APIConnectionError({ message: 'Gemini Live recovery ended' }));
-      }
-      const { setupTimeoutMs } = this.#host;
-      this.#timer = setTimeout(() => {
-        this.#host.connectFailed(this, `no setupComplete within ${setupTimeoutMs} ms`);
-        abort();
-      }, setupTimeoutMs);
-      connecting.then(
-        (session) => {
-          clearTimeout(this.#timer);
-          if (!this.failed) resolve(session);
-        },
-        (error: unknown) => {
-          // Before any socket (e.g. Vertex credentials refused): a failed attempt like any other,
-          // so it counts against the budget instead of the plugin retrying it forever.
-          this.#host.connectFailed(this, error instanceof Error ? error.message : String(error));
-          reject(error);
-        },
-      );
-    });
-  }
-
-  /** Mark the attempt failed and reject the connect. False if it had already failed. */
-  fail(cause: string): boolean {
-    if (this.failed) return false;
-    this.failed = true;
-    clearTimeout(this.#timer);
-    this.#reject?.(new APIConnectionError({ message: `Gemini Live connect failed: ${cause}` }));
-    return true;
-  }
-
-  /** The call ended during setup: close the socket without rejecting the connect. */
-  cancel(): void {
-    // Not rejected: the plugin would log the end of the call as a connect error.
-    clearTimeout(this.#timer);
-    this.failed = true;
-    this.#abort?.();
+    try {
+      this.#options.onClosed(close, this);
+    } finally {
+      this.#endedResolve();
+    }
   }
 
   /**
-   * A result counts as used once the model speaks after it was sent: a result sent into a socket
-   * that was already closing is lost with it, and must go to the next connection.
+   * Keep `calls` to the calls whose results are still owed: a result counts as used once the
+   * model speaks after it was sent (a result sent into a closing socket is lost with it).
    */
-  #trackCalls(message: ServerFrame): void {
+  trackCalls(message: LiveServerMessage, pending: ReadonlySet<string>): void {
     for (const call of message.toolCall?.functionCalls ?? []) {
       if (call.id) this.calls.set(call.id, call.name ?? 'function');
     }
     for (const id of message.toolCallCancellation?.ids ?? []) this.calls.delete(id);
     if (!message.serverContent || this.calls.size === 0) return;
-    const pending = this.#host.pendingToolCallIds();
-    for (const id of this.calls.keys()) if (!pending?.has(id)) this.calls.delete(id);
+    for (const id of this.calls.keys()) if (!pending.has(id)) this.calls.delete(id);
   }
 }
 

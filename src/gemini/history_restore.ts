@@ -1,11 +1,11 @@
 /**
  * What a reconnected session is told of the conversation.
  *
- * The plugin seeds every new connection with the whole context. A session resumed with a handle
- * already has the conversation up to the moment the server issued that handle, so seeding it all
- * again would repeat turns; and models without mid-session client content (3.x) close the socket
- * on any. This remembers which items the server had at the current handle and hands the plugin's
- * next seeding read only the messages that came after, on models that take them.
+ * A fresh connection is seeded with the whole conversation. A session resumed with a handle
+ * already has it up to the moment the server issued that handle, so seeding it all again would
+ * repeat turns; and rows that take no client content mid-session (3.1, 3.8 on Vertex) close the
+ * socket on any. This remembers which items the server had at the current handle and gives a
+ * resumed connection only the messages that came after, on rows that take them.
  */
 import { llm, log } from '@livekit/agents';
 import type { ModelCapabilities } from '../config/models.ts';
@@ -15,8 +15,6 @@ export class HistoryRestore {
   readonly #logger = log();
   /** Ids of the conversation items the server had when it issued the current handle. */
   #itemsAtHandle = new Set<string>();
-  /** A filtered context the plugin's next `_chatCtx` read (its reconnect seeding) gets. */
-  #seedOnce?: llm.ChatContext;
 
   constructor(row: ModelCapabilities) {
     this.#row = row;
@@ -40,20 +38,5 @@ export class HistoryRestore {
       );
     }
     return llm.ChatContext.empty();
-  }
-
-  /**
-   * Give `seed` to the plugin's very next `_chatCtx` read (its seeding, in this same tick); it
-   * expires at the end of the tick so no later read gets it.
-   */
-  offer(seed: llm.ChatContext | undefined): void {
-    this.#seedOnce = seed;
-    if (seed) queueMicrotask(() => this.take());
-  }
-
-  take(): llm.ChatContext | undefined {
-    const seed = this.#seedOnce;
-    this.#seedOnce = undefined;
-    return seed;
   }
 }

@@ -6,14 +6,12 @@
  * already in the conversation when the connection came back or arrive later, are given to the
  * model as a text turn that asks it to answer the user.
  */
+import type { FunctionResponse } from '@google/genai';
 import { type llm, log } from '@livekit/agents';
 import type { ModelCapabilities } from '../config/models.ts';
-import type { ClientEvent, PluginSessionInternals } from './plugin_internals.ts';
 import { toolResultPrompt } from './prompts.ts';
 import type { RecoveryStats } from './recovery_stats.ts';
 import type { TurnReAsk } from './turn_reask.ts';
-
-type ToolResponseEvent = Extract<ClientEvent, { type: 'tool_response' }>;
 
 export class LostToolCalls {
   readonly #row: ModelCapabilities;
@@ -33,12 +31,9 @@ export class LostToolCalls {
     return this.#calls.size;
   }
 
-  /** The connection went down: its unanswered calls are lost with it. */
-  connectionLost(asked: ReadonlyMap<string, string>, internals: PluginSessionInternals): void {
-    for (const [id, name] of asked) this.#calls.set(id, name);
-    for (const id of internals.pendingToolCallIds) {
-      this.#calls.set(id, internals.toolCallStatuses.get(id)?.name ?? 'function');
-    }
+  /** The connection went down: its unanswered calls (id -> name) are lost with it. */
+  connectionLost(...lost: ReadonlyMap<string, string>[]): void {
+    for (const calls of lost) for (const [id, name] of calls) this.#calls.set(id, name);
   }
 
   /** A new connection is up: results already in the conversation go to it as text. */
@@ -51,18 +46,17 @@ export class LostToolCalls {
   }
 
   /**
-   * A `toolResponse` about to be sent: results for lost calls go as text instead. Returns the
-   * event with what is left to send as it is, or undefined if nothing is.
+   * Function responses about to be sent: results for lost calls go as text instead. Returns
+   * what is left to send as it is. `callId`: the call a response answers (Vertex sends no id).
    */
   divert(
-    event: ToolResponseEvent,
-    internals: PluginSessionInternals,
+    responses: readonly FunctionResponse[],
+    callId: (response: FunctionResponse) => string | undefined,
     chatCtx: llm.ChatContext,
-  ): ToolResponseEvent | undefined {
-    const responses = event.value.functionResponses ?? [];
-    const keep: typeof responses = [];
+  ): FunctionResponse[] {
+    const keep: FunctionResponse[] = [];
     for (const response of responses) {
-      const id = response.id ?? internals.toolResponseCallIds.get(response);
+      const id = callId(response);
       const name = id === undefined ? undefined : this.#calls.get(id);
       if (id === undefined || name === undefined) {
         keep.push(response);
@@ -72,8 +66,7 @@ export class LostToolCalls {
       const output = (response.response as { output?: unknown } | undefined)?.output;
       this.#asText(response.name ?? name, output ?? response.response, chatCtx);
     }
-    if (keep.length === 0) return undefined;
-    return { ...event, value: { ...event.value, functionResponses: keep } };
+    return keep;
   }
 
   /** The new connection does not know a call asked on the lost one: give the result as text. */

@@ -4,27 +4,26 @@
  * Gemini sometimes completes a turn with no audio (agents-js#1450; on 3.1 often after a function
  * call), and a fault can cut a user turn before any answer. Left alone, the agent "speaks"
  * silence and the user waits. The turn is asked once more, the way the model's row takes text
- * turns (`realtimeInput.text` on 3.x, a client-content turn on 2.5); a retry that is answered
- * with no audio again is not retried, so a model that keeps failing cannot loop.
+ * turns (turn_routes.ts); a retry that is answered with no audio again is not retried, so a
+ * model that keeps failing cannot loop.
  */
 import { log } from '@livekit/agents';
 import type { ModelCapabilities } from '../config/models.ts';
-import type { ClientEvent, PluginGeneration } from './plugin_internals.ts';
+import type { Generation } from './generation.ts';
 import { CONTINUE_PROMPT } from './prompts.ts';
 import type { RecoveryStats } from './recovery_stats.ts';
-import { hasOutput } from './turn_state.ts';
+import { type Outgoing, askTurn, replyNow } from './turn_routes.ts';
 
 export class TurnReAsk {
   readonly #row: ModelCapabilities;
-  readonly #send: (event: ClientEvent) => void;
+  readonly #send: (message: Outgoing) => void;
   readonly #stats: RecoveryStats;
   readonly #logger = log();
   /** A question sent on the user's behalf is waiting for its answer. */
   #awaiting = false;
-  readonly #interrupted = new WeakSet<PluginGeneration>();
+  readonly #interrupted = new WeakSet<Generation>();
 
-  /** `send`: the plugin's own sendClientEvent (not the guarded one). */
-  constructor(row: ModelCapabilities, send: (event: ClientEvent) => void, stats: RecoveryStats) {
+  constructor(row: ModelCapabilities, send: (message: Outgoing) => void, stats: RecoveryStats) {
     this.#row = row;
     this.#send = send;
     this.#stats = stats;
@@ -36,15 +35,15 @@ export class TurnReAsk {
   }
 
   /** The user interrupted this generation: its silence is not a failure. */
-  interrupted(gen: PluginGeneration): void {
+  interrupted(gen: Generation): void {
     this.#interrupted.add(gen);
   }
 
-  /** `gen` just ended with `turnComplete`: ask again if it said nothing. */
-  turnCompleted(gen: PluginGeneration): void {
+  /** `gen` just ended: ask again if it said nothing. */
+  turnCompleted(gen: Generation): void {
     const retried = this.#awaiting;
     this.#awaiting = false;
-    if (hasOutput(gen) || this.#interrupted.has(gen)) return;
+    if (gen.hasOutput || this.#interrupted.has(gen)) return;
     if (retried) {
       this.#logger.warn({ model: this.#row.id }, 'Gemini answered the retry with no audio too');
       return;
@@ -57,36 +56,23 @@ export class TurnReAsk {
   }
 
   /**
-   * Ask the model for the reply it did not give, as a text turn the model accepts. Not through
-   * `generateReply`: the framework plays only the generations it did not request itself.
-   * `lostText`: the user's words, when the server may not have them (a resumed session).
+   * Ask the model for the reply it did not give. Not through `generateReply`: the framework
+   * plays only the generations it did not request itself. `lostText`: the user's words, when
+   * the server may not have them (rows that take no client content mid-session get them again
+   * as text; the others had them seeded back as history).
    */
   askAgain(lostText?: string): void {
     this.#stats.reAsks++;
     this.#awaiting = true;
     if (this.#row.textTurnRoute === 'realtime_text') {
-      return this.#sendText(lostText || CONTINUE_PROMPT);
+      return this.#send(askTurn(this.#row, lostText || CONTINUE_PROMPT));
     }
-    // The plugin's own "reply now" turn; the words, if lost, were seeded back as history.
-    this.#send({
-      type: 'content',
-      value: { turns: [{ role: 'user', parts: [{ text: '.' }] }], turnComplete: true },
-    });
+    this.#send(replyNow(this.#row));
   }
 
   /** Send `text` as a user turn that asks for an answer (e.g. a function result). */
   ask(text: string): void {
     this.#awaiting = true;
-    this.#sendText(text);
-  }
-
-  #sendText(text: string): void {
-    if (this.#row.textTurnRoute === 'realtime_text') {
-      return this.#send({ type: 'realtime_input', value: { text } });
-    }
-    this.#send({
-      type: 'content',
-      value: { turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true },
-    });
+    this.#send(askTurn(this.#row, text));
   }
 }

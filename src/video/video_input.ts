@@ -10,7 +10,7 @@ import { log, voice } from '@livekit/agents';
 import type { Room, VideoFrame } from '@livekit/rtc-node';
 import type { Settings } from '../config/settings.ts';
 import { type VideoPlan, videoPlan } from '../config/video.ts';
-import type { GuardedRealtimeModel } from '../gemini/guarded_realtime.ts';
+import type { GeminiRealtimeModel } from '../gemini/model.ts';
 import { FramePipeline, type PipelineStats } from './frame_pipeline.ts';
 import { type FrameSink, geminiFrameSink } from './gemini_sink.ts';
 import type { Encoder } from './jpeg.ts';
@@ -25,7 +25,7 @@ export interface FrameSource {
 
 export interface VideoInputOptions {
   settings: Pick<Settings, 'call' | 'capabilities' | 'turnDetection'>;
-  model: Pick<GuardedRealtimeModel, 'latestSession' | 'onInputAudio'>;
+  model: Pick<GeminiRealtimeModel, 'latestSession' | 'onInputAudio'>;
   session: voice.AgentSession;
   /** Test seams. */
   encode?: Encoder;

@@ -547,6 +547,8 @@ class LiveSession {
   #epoch = 0; // bumped to cancel the reply in flight
   #active?: { prompt: PromptUsage; sentAudioMs: number };
   #modelTurnStarted = false;
+  /** Declared initial history is still being sent (see #openHistory). */
+  #historyOpen = false;
   #pendingCall?: { id: string; name: string; turn: FakeTurn };
   #detector = new SpeechDetector();
   #manualActivity?: { audioMs: number };
@@ -658,6 +660,7 @@ class LiveSession {
       if (reason) return this.#fail(1007, reason);
     }
     if (!this.#resume(setup.sessionResumption?.handle)) return;
+    this.#openHistory();
     const delayMs = this.#fault('setup');
     if (this.conn.closedBy) return;
     if (delayMs > 0) return this.#later(delayMs, () => this.#send({ setupComplete: {} }));
@@ -726,6 +729,12 @@ class LiveSession {
   }
 
   #onRealtimeInput(input: Json): void {
+    if (this.#historyOpen) {
+      return this.#fail(
+        1007,
+        'Realtime input before the initial history was complete (client content with turn_complete).',
+      );
+    }
     const unknown = Object.keys(input).find((k) => !REALTIME_FIELDS.has(k));
     if (unknown)
       return this.#fail(
@@ -804,8 +813,8 @@ class LiveSession {
 
   #onClientContent(content: Json): void {
     const turns: Json[] = Array.isArray(content.turns) ? content.turns : [];
-    if (this.#family === 'live_3' && !this.#initialHistoryAllowed())
-      return this.#fail(1007, INVALID_ARGUMENT);
+    const initialHistory = this.#historyOpen;
+    if (this.#family === 'live_3' && !initialHistory) return this.#fail(1007, INVALID_ARGUMENT);
     // The plugin notes 3.1/3.8 reject a turn with no role; nobody accepts an unknown role.
     const badRole = turns.some((t) =>
       t?.role === undefined ? this.#family === 'live_3' : t.role !== 'user' && t.role !== 'model',
@@ -813,16 +822,24 @@ class LiveSession {
     if (badRole) return this.#fail(1007, INVALID_ARGUMENT);
     this.conn.history.push(...turns);
     if (content.turnComplete !== true) return;
+    if (initialHistory) {
+      // `turn_complete` ends the declared initial history; "it will not trigger a model call".
+      this.#historyOpen = false;
+      return;
+    }
     const text = clientContentText(turns);
     this.#userTurn({ source: 'client_content', text }, { text });
   }
 
-  /** 3.x takes clientContent only as initial history, opted into via setup.historyConfig. */
-  #initialHistoryAllowed(): boolean {
-    return (
+  /**
+   * Declared initial history (setup.historyConfig.initialHistoryInClientContent): the server
+   * takes client content until one with `turnComplete: true`, and only then realtime input. A
+   * resumed session whose model already spoke has no initial history left to take.
+   */
+  #openHistory(): void {
+    this.#historyOpen =
       this.conn.setup.historyConfig?.initialHistoryInClientContent === true &&
-      !this.#modelTurnStarted
-    );
+      !this.#modelTurnStarted;
   }
 
   #onToolResponse(toolResponse: Json): void {

@@ -1,5 +1,5 @@
 /**
- * Settings -> the guarded Gemini realtime model. The only place that turns our validated settings
+ * Settings -> the Gemini realtime model. The only place that turns our validated settings
  * into plugin options, so every option the table checked is the option that is sent.
  */
 import type { APIConnectOptions } from '@livekit/agents';
@@ -11,7 +11,7 @@ import {
   type ThinkingConfig,
 } from '@google/genai';
 import type { Settings } from '../config/settings.ts';
-import { type GuardedRealtimeOptions, GuardedRealtimeModel } from './guarded_realtime.ts';
+import { type GeminiRealtimeOptions, GeminiRealtimeModel } from './model.ts';
 
 const THINKING_LEVEL = {
   minimal: ThinkingLevel.MINIMAL,
@@ -47,7 +47,7 @@ export interface RealtimeModelOverrides {
 export function realtimeOptions(
   settings: Settings,
   { instructions, connOptions }: RealtimeModelOverrides,
-): GuardedRealtimeOptions {
+): GeminiRealtimeOptions {
   const { call, google: g, model } = settings;
   const thinking = thinkingConfig(settings);
   return {
@@ -86,6 +86,6 @@ export function realtimeOptions(
 export function createRealtimeModel(
   settings: Settings,
   overrides: RealtimeModelOverrides,
-): GuardedRealtimeModel {
-  return new GuardedRealtimeModel(settings.capabilities, realtimeOptions(settings, overrides));
+): GeminiRealtimeModel {
+  return new GeminiRealtimeModel(settings.capabilities, realtimeOptions(settings, overrides));
 }
