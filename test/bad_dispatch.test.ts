@@ -182,8 +182,8 @@ const REFUSED: { what: string; metadata: string; problem: RegExp }[] = [
     problem: /avatar_id: avatar "nobody": unknown id \(available: / },
   { what: 'an unknown model', metadata: realtime({ model: 'gemini-9.9-flash-live' }),
     problem: /gemini_realtime_config\.model: model "gemini-9\.9-flash-live" is not in the capability table/ },
-  { what: 'a 3.1 model with a 2.5-only option', metadata: realtime({ affective_dialog: true }),
-    problem: /gemini_realtime_config\.affective_dialog: .* does not support affective dialog/ },
+  { what: 'a 3.8 model with a 2.5-only option', metadata: realtime({ affective_dialog: true }),
+    problem: /gemini_realtime_config\.affective_dialog: .*affective dialog was removed from this model's API/ },
   // A context_id names a file: anything that could leave the contexts directory is refused.
   ...['../x', '../../etc/passwd', '/etc/passwd', '..%2Fx', '%2e%2e%2fx', 'a%2Fb', '..\\x', 'x/../y', '.', 'x.md']
     .map((id) => ({
@@ -294,7 +294,7 @@ describe('the same worker process after refused dispatches', () => {
     const plain = await accept('');
     expect(plain.settings.call).toMatchObject({
       voice: 'Puck',
-      model: 'gemini-3.1-flash-live-preview',
+      model: 'gemini-3.8-live',
       contextId: 'default',
       avatarId: 'default',
     });

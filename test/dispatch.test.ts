@@ -10,6 +10,7 @@ import { KNOWN_MODEL_IDS, modelCapabilities } from '../src/config/models.ts';
 import { type Env, type Settings, loadSettings } from '../src/config/settings.ts';
 
 const M31 = 'gemini-3.1-flash-live-preview';
+const M38 = 'gemini-3.8-live';
 const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
 const VERTEX_25 = 'gemini-live-2.5-flash-native-audio';
 const ENV: Env = { GOOGLE_API_KEY: 'test-google-key' };
@@ -247,10 +248,31 @@ describe('a refused dispatch', () => {
 });
 
 describe('the capability table, again for the merged options', () => {
-  it('refuses affective_dialog on the 3.1 default', () => {
+  it('refuses affective_dialog on the 3.8 default (removed from its API)', () => {
     expect(refusal(realtime({ affective_dialog: true }))).toEqual([
-      `dispatch metadata: gemini_realtime_config.affective_dialog: GEMINI_MODEL=${M31} does not support affective dialog; set it to false or pick a 2.5 native-audio model`,
+      `dispatch metadata: gemini_realtime_config.affective_dialog: GEMINI_MODEL=${M38}: affective dialog was removed from this model's API; remove the setting`,
     ]);
+  });
+
+  it('refuses a thinking level or proactive_audio false on the 3.8 default, one line each', () => {
+    expect(refusal(realtime({ thinking_level: 'low', proactive_audio: false }))).toEqual([
+      `dispatch metadata: gemini_realtime_config.thinking_level: GEMINI_MODEL=${M38} takes no thinking configuration (it reasons internally); remove it`,
+      `dispatch metadata: gemini_realtime_config.proactive_audio: GEMINI_MODEL=${M38} always has proactive audio on (Google: turning it off is an error); remove the setting`,
+    ]);
+  });
+
+  it('refuses minimal on 3.8 extended thinking and takes no level at all (its default goes)', () => {
+    const thinking = 'gemini-3.8-live-extended-thinking';
+    expect(refusal(realtime({ model: thinking, thinking_level: 'minimal' }))).toEqual([
+      `dispatch metadata: gemini_realtime_config.thinking_level: minimal is not a level gemini_realtime_config.model=${thinking} takes (allowed: low, medium, high)`,
+    ]);
+    const settings = applyDispatchMetadata(baseSettings(), realtime({ model: thinking }));
+    expect(settings.capabilities.defaultThinkingLevel).toBe('low');
+  });
+
+  it('takes google_search where the row documents it', () => {
+    const settings = applyDispatchMetadata(baseSettings(), realtime({ google_search: true }));
+    expect(settings.call.googleSearch).toBe(true);
   });
 
   it('names gemini_realtime_config.thinking_budget when the dispatch sent the budget', () => {
@@ -269,9 +291,23 @@ describe('the capability table, again for the merged options', () => {
     const settings = applyDispatchMetadata(base, realtime({ model: M31 }));
     expect(settings.capabilities.id).toBe(M31);
     expect(settings.call.thinkingBudget).toBeUndefined();
-    expect(settings.call.affectiveDialog).toBe(false);
+    expect(settings.call.affectiveDialog).toBeUndefined();
     expect(settings.droppedDefaults).toEqual(['GEMINI_THINKING_BUDGET', 'GEMINI_AFFECTIVE_DIALOG']);
     expect(base.call.thinkingBudget).toBe(1024);
+  });
+
+  it('a LiveAvatar-shaped dispatch naming 3.1 or 2.5 runs on a 3.8 worker as before', () => {
+    const base = baseSettings();
+    expect(base.capabilities.id).toBe(M38);
+    for (const model of [M31, M25]) {
+      const metadata = JSON.stringify({
+        avatar_id: 'default',
+        gemini_realtime_config: { voice: 'Puck', model, temperature: 0.8 },
+      });
+      const settings = applyDispatchMetadata(base, metadata);
+      expect(settings.capabilities).toBe(modelCapabilities(model, 'gemini'));
+      expect(settings.droppedDefaults).toEqual([]);
+    }
   });
 
   it('names GEMINI_TOOL_BEHAVIOR when the new model cannot take the deployment tools', () => {
@@ -284,14 +320,17 @@ describe('the capability table, again for the merged options', () => {
   it('accepts a thinking level with a switch to 3.1', () => {
     const base = baseSettings({ GEMINI_MODEL: M25 });
     const settings = applyDispatchMetadata(base, realtime({ model: M31, thinking_level: 'low' }));
-    expect(settings.capabilities).toBe(modelCapabilities(M31));
+    expect(settings.capabilities).toBe(modelCapabilities(M31, 'gemini'));
     expect(settings.call.thinkingLevel).toBe('low');
   });
 
   it('runs a newer id with the rules of GEMINI_MODEL_RULES', () => {
     const base = baseSettings({ GEMINI_MODEL: 'gemini-9.9-flash-live', GEMINI_MODEL_RULES: M31 });
     const settings = applyDispatchMetadata(base, realtime({ voice: 'Kore' }));
-    expect(settings.capabilities).toMatchObject({ id: 'gemini-9.9-flash-live', verified: false });
+    expect(settings.capabilities).toMatchObject({
+      id: 'gemini-9.9-flash-live',
+      note: `runs with the rules of ${M31}`,
+    });
   });
 });
 

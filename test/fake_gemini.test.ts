@@ -14,6 +14,15 @@ import {
   tonePcm16,
 } from '../tools/fake_gemini/server.ts';
 import type { FakeGeminiOptions, FakeTurn } from '../tools/fake_gemini/server.ts';
+import { GeminiLiveClient, type SocketWatch } from '../src/gemini/live_transport.ts';
+
+/** The transport's watch, for tests that only want its setup extras. */
+const quietWatch: SocketWatch = {
+  created: () => undefined,
+  malformedFrame: () => undefined,
+  errored: () => undefined,
+  closed: () => undefined,
+};
 
 const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
 const M31 = 'gemini-3.1-flash-live-preview';
@@ -38,50 +47,29 @@ interface ClientOptions {
   /** Extra raw setup fields the SDK cannot send (it drops historyConfig). */
   setupExtra?: Record<string, unknown>;
 }
-interface RawSocket {
-  connect(): void;
-  send(message: string): void;
-  close(): void;
-}
-interface SocketFactory {
-  create(url: string, headers: Record<string, string>, callbacks: unknown): RawSocket;
-}
-
-/** Patch the first (setup) frame, like agents-js 1.8.x's live_setup.ts did for historyConfig. */
-function injectSetup(ai: GoogleGenAI, extra: Record<string, unknown>): void {
-  const live = ai.live as unknown as { webSocketFactory: SocketFactory };
-  const inner = live.webSocketFactory;
-  live.webSocketFactory = {
-    create(url, headers, callbacks) {
-      const sock = inner.create(url, headers, callbacks);
-      let first = true;
-      const send = (m: string): void => {
-        const msg = first ? JSON.parse(m) : undefined;
-        if (msg) Object.assign(msg.setup, extra);
-        first = false;
-        sock.send(msg ? JSON.stringify(msg) : m);
-      };
-      return { connect: () => sock.connect(), close: () => sock.close(), send };
-    },
-  };
-}
-
 /** A real @google/genai live client pointed at the fake; collects messages and the close event. */
 function openClient(model: string, config: LiveConnectConfig = {}, opts: ClientOptions = {}) {
   const ai = new GoogleGenAI({
     apiKey: opts.apiKey ?? 'test-key',
     httpOptions: { baseUrl: fake.baseUrl, ...(opts.apiVersion && { apiVersion: opts.apiVersion }) },
   });
-  if (opts.setupExtra) injectSetup(ai, opts.setupExtra);
   const messages: LiveServerMessage[] = [];
   let closeEvent: { code: number; reason: string } | undefined;
   const onClose = (e: { code: number; reason: string }): void => void (closeEvent = e);
+  // Setup fields the SDK drops go through our own transport (src/gemini/live_transport.ts),
+  // whose sockets report their close to a watch rather than to the SDK's callbacks.
+  const live = opts.setupExtra
+    ? new GeminiLiveClient({
+        apiKey: opts.apiKey ?? 'test-key',
+        httpOptions: { baseUrl: fake.baseUrl },
+      }).liveWith({ ...quietWatch, closed: onClose }, opts.setupExtra)
+    : ai.live;
   const closed = fake
     .waitFor(() => closeEvent !== undefined, 3000, 'client sees the socket close')
     .then(() => closeEvent as { code: number; reason: string });
   closed.catch(() => undefined); // tests that never await it must not see an unhandled rejection
   // Note: the SDK's connect() never settles if the server closes before setupComplete.
-  const session = ai.live.connect({
+  const session = live.connect({
     model,
     config,
     callbacks: { onmessage: (m) => messages.push(m), onclose: (e) => onClose(e) },
@@ -432,6 +420,221 @@ describe('FakeGeminiServer via @google/genai', () => {
       backend: 'vertex',
       apiVersion: 'v1beta1',
       closedBy: 'server',
+    });
+  });
+});
+
+const M38 = 'gemini-3.8-live';
+const M38_THINKING = 'gemini-3.8-live-extended-thinking';
+const VERTEX_25 = 'gemini-live-2.5-flash-native-audio';
+const VERTEX_PATH = '/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent';
+
+/** A raw Vertex AI Live socket: sends `setup`, then `messages` once setup completed. */
+async function rawVertex(model: string, setup: Record<string, unknown>, messages: object[] = []) {
+  const ws = new WebSocket(`${fake.baseUrl.replace('http', 'ws')}${VERTEX_PATH}`);
+  const received: Record<string, unknown>[] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  ws.on('message', (data) => received.push(JSON.parse(data.toString())));
+  await new Promise((resolve) => ws.on('open', resolve));
+  ws.send(
+    JSON.stringify({
+      setup: { model: `projects/p/locations/l/publishers/google/models/${model}`, ...setup },
+    }),
+  );
+  await fake.waitFor(
+    () =>
+      received.some((m) => 'setupComplete' in m) || fake.connections.at(-1)?.closedBy !== undefined,
+    3000,
+    'setup',
+  );
+  for (const message of messages) ws.send(JSON.stringify(message));
+  return { ws, received, closed };
+}
+
+describe("FakeGeminiServer: the 3.8 rules (strict, from Google's 3.8 pages)", () => {
+  it('3.8 refuses any thinking config, affective dialog and proactivity (1007)', async () => {
+    await startFake();
+    for (const config of [
+      { thinkingConfig: { thinkingLevel: 'LOW' } },
+      { thinkingConfig: { thinkingBudget: 0 } },
+      { enableAffectiveDialog: false },
+      { proactivity: { proactiveAudio: true } },
+    ] as LiveConnectConfig[]) {
+      expect((await expectClose(M38, config, { apiVersion: 'v1alpha' })).code).toBe(1007);
+    }
+    await openClient(M38, TRANSCRIBED).session;
+    expect(fake.connections.at(-1)?.closedBy).toBeUndefined();
+  });
+
+  it('extended thinking needs a level of low, medium or high (1007 without one, or minimal)', async () => {
+    await startFake();
+    const none = await expectClose(M38_THINKING, {});
+    expect(none).toMatchObject({
+      code: 1007,
+      reason: 'Thinking level must be specified for this model.',
+    });
+    expect(
+      (await expectClose(M38_THINKING, { thinkingConfig: { thinkingLevel: 'MINIMAL' } as never }))
+        .code,
+    ).toBe(1007);
+    await openClient(M38_THINKING, { thinkingConfig: { thinkingLevel: 'HIGH' } as never }).session;
+    expect(fake.connections.at(-1)?.closedBy).toBeUndefined();
+  });
+
+  it('extended thinking refuses a declaration that is not NON_BLOCKING', async () => {
+    await startFake();
+    const level = { thinkingConfig: { thinkingLevel: 'LOW' } } as LiveConnectConfig;
+    const sync = await expectClose(M38_THINKING, {
+      ...level,
+      tools: [{ functionDeclarations: [{ name: 'f' }] }],
+    });
+    expect(sync).toMatchObject({ code: 1007, reason: expect.stringContaining('NON_BLOCKING') });
+    await openClient(M38_THINKING, {
+      ...level,
+      tools: [{ functionDeclarations: [{ name: 'f', behavior: Behavior.NON_BLOCKING }] }],
+    }).session;
+    expect(fake.connections.at(-1)?.closedBy).toBeUndefined();
+  });
+
+  it('3.8 takes client content with roles all session; turnComplete alone asks for the answer', async () => {
+    await startFake({ respond: (t) => ({ text: `re ${t.text}`, audioMs: 40 }) });
+    const c = openClient(M38, TRANSCRIBED);
+    const session = await c.session;
+    session.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: 'first' }] }],
+      turnComplete: true,
+    });
+    await c.until((m) => !!m.serverContent?.turnComplete, 'reply 1');
+    session.sendClientContent({
+      turns: [{ role: 'user', parts: [{ text: 'later' }] }],
+      turnComplete: false,
+    });
+    session.sendClientContent({ turnComplete: true });
+    await fake.waitFor(
+      () => c.messages.filter((m) => m.serverContent?.turnComplete).length === 2,
+      3000,
+      'reply 2',
+    );
+    expect(fake.connections[0]?.turns.map((t) => t.text)).toEqual(['first', 'later']);
+    // Every turnComplete carries the interaction's status.
+    const statuses = c.messages
+      .filter((m) => m.serverContent?.turnComplete)
+      .map((m) => m.serverContent?.interactionStatus);
+    expect(statuses).toEqual(['IDLE', 'IDLE']);
+    session.sendClientContent({ turns: [{ parts: [{ text: 'no role' }] }], turnComplete: false });
+    expect((await c.closed).code).toBe(1007);
+  });
+
+  it('extended thinking speaks a filler (IN_PROGRESS) before a call, and ends at IDLE', async () => {
+    await startFake({
+      respond: (t) =>
+        t.source === 'tool_response'
+          ? { text: 'Done.', audioMs: 40 }
+          : { toolCall: { name: 'f', args: {} } },
+    });
+    const c = openClient(M38_THINKING, {
+      ...TRANSCRIBED,
+      thinkingConfig: { thinkingLevel: 'LOW' } as never,
+      tools: [{ functionDeclarations: [{ name: 'f', behavior: Behavior.NON_BLOCKING }] }],
+    });
+    const session = await c.session;
+    session.sendRealtimeInput({ text: 'go' });
+    await c.until((m) => !!m.toolCall, 'toolCall');
+    const filler = c.messages.find((m) => m.serverContent?.turnComplete);
+    expect(filler?.serverContent?.interactionStatus).toBe('IN_PROGRESS');
+    const toolCall = c.messages.find((m) => m.toolCall) as LiveServerMessage & {
+      interactionStatus?: string;
+    };
+    expect(toolCall.interactionStatus).toBe('IN_PROGRESS');
+    session.sendToolResponse({ functionResponses: [{ id: 'call-1', name: 'f', response: {} }] });
+    await c.until((m) => m.serverContent?.interactionStatus === 'IDLE', 'IDLE');
+    expect(transcript(c.messages)).toBe('Let me check that. Done.');
+  });
+
+  it('extended thinking refuses response scheduling (1007)', async () => {
+    await startFake({ respond: () => ({ toolCall: { name: 'f', args: {} } }) });
+    const c = openClient(M38_THINKING, {
+      thinkingConfig: { thinkingLevel: 'LOW' } as never,
+      tools: [{ functionDeclarations: [{ name: 'f', behavior: Behavior.NON_BLOCKING }] }],
+    });
+    const session = await c.session;
+    session.sendRealtimeInput({ text: 'go' });
+    await c.until((m) => !!m.toolCall, 'toolCall');
+    session.sendToolResponse({
+      functionResponses: [{ id: 'call-1', name: 'f', response: {}, scheduling: 'SILENT' as never }],
+    });
+    expect((await c.closed).code).toBe(1007);
+  });
+
+  it('3.8 cancels a BLOCKING call when new input arrives; a NON_BLOCKING one keeps running', async () => {
+    await startFake({
+      respond: (t) =>
+        t.text === 'call' ? { toolCall: { name: 'f', args: {} } } : { text: 'ok', audioMs: 40 },
+    });
+    const blocking = openClient(M38, {
+      tools: [{ functionDeclarations: [{ name: 'f', behavior: Behavior.BLOCKING }] }],
+    });
+    const s1 = await blocking.session;
+    s1.sendRealtimeInput({ text: 'call' });
+    await blocking.until((m) => !!m.toolCall, 'toolCall');
+    s1.sendRealtimeInput({ text: 'something else' });
+    await blocking.until((m) => !!m.toolCallCancellation, 'cancellation');
+    expect(blocking.messages.find((m) => m.toolCallCancellation)?.toolCallCancellation).toEqual({
+      ids: ['call-1'],
+    });
+
+    const async = openClient(M38, { tools: [{ functionDeclarations: [{ name: 'f' }] }] });
+    const s2 = await async.session;
+    s2.sendRealtimeInput({ text: 'call' });
+    await async.until((m) => !!m.toolCall, 'toolCall');
+    s2.sendRealtimeInput({ text: 'meanwhile' });
+    await async.until((m) => !!m.serverContent?.turnComplete, 'answer while the call runs');
+    s2.sendToolResponse({
+      functionResponses: [{ id: 'call-1', name: 'f', response: { output: 1 } }],
+    });
+    await fake.waitFor(
+      (f) => f.connections[1]!.turns.some((t) => t.source === 'tool_response'),
+      3000,
+      'result taken',
+    );
+    expect(async.messages.some((m) => m.toolCallCancellation)).toBe(false);
+  });
+
+  it('Vertex 3.8: client content only as declared initial history; responses need their id', async () => {
+    await startFake({ respond: () => ({ toolCall: { name: 'f', args: {} } }) });
+    const content = await rawVertex(M38, {}, [
+      { clientContent: { turns: [{ role: 'user', parts: [{ text: 'hi' }] }], turnComplete: true } },
+    ]);
+    expect((await content.closed).code).toBe(1007);
+    const tools = { tools: [{ functionDeclarations: [{ name: 'f' }] }] };
+    const idless = await rawVertex(M38, tools, [{ realtimeInput: { text: 'go' } }]);
+    await fake.waitFor(() => idless.received.some((m) => 'toolCall' in m), 3000, 'toolCall');
+    idless.ws.send(
+      JSON.stringify({ toolResponse: { functionResponses: [{ name: 'f', response: {} }] } }),
+    );
+    expect(await idless.closed).toMatchObject({
+      code: 1007,
+      reason: expect.stringContaining('id'),
+    });
+  });
+
+  it('Vertex 2.5: no id in a function response, no Google Search beside functions', async () => {
+    await startFake({ respond: () => ({ toolCall: { name: 'f', args: {} } }) });
+    const tools = { tools: [{ functionDeclarations: [{ name: 'f' }] }] };
+    const withId = await rawVertex(VERTEX_25, tools, [{ realtimeInput: { text: 'go' } }]);
+    await fake.waitFor(() => withId.received.some((m) => 'toolCall' in m), 3000, 'toolCall');
+    withId.ws.send(
+      JSON.stringify({
+        toolResponse: { functionResponses: [{ id: 'call-1', name: 'f', response: {} }] },
+      }),
+    );
+    expect((await withId.closed).code).toBe(1007);
+    const search = await rawVertex(VERTEX_25, { tools: [{ googleSearch: {} }, ...tools.tools] });
+    expect(await search.closed).toMatchObject({
+      code: 1007,
+      reason: expect.stringContaining('Google Search'),
     });
   });
 });

@@ -1,153 +1,224 @@
 /**
  * The model-capability table, row by row. Adding a model means adding a row here: the first test
- * fails until the table below lists exactly the ids in MODELS, and each row asserts every column.
+ * fails until the table below lists exactly the rows in MODELS, and each row asserts every column.
+ * Every value is what Google's pages say (see each row's `sources`); the comments name the page.
  */
 import { describe, expect, it } from 'vitest';
 import {
+  type Backend,
   DEFAULT_MODEL,
+  DOCS,
   KNOWN_MODEL_IDS,
   MODELS,
   type ModelCapabilities,
+  SOURCED_COLUMNS,
   UnknownModelError,
   modelCapabilities,
 } from '../src/config/models.ts';
 
+const M38 = 'gemini-3.8-live';
+const M38_THINKING = 'gemini-3.8-live-extended-thinking';
 const M31 = 'gemini-3.1-flash-live-preview';
 const M25 = 'gemini-2.5-flash-native-audio-preview-12-2025';
 const VERTEX_25 = 'gemini-live-2.5-flash-native-audio';
-const M38 = 'gemini-3.8-live';
-const M38_THINKING = 'gemini-3.8-live-extended-thinking';
 const NEWER = 'gemini-9.9-flash-live';
 
-/** Every column of every row. `note` is prose, so it is matched on what it must tell the user. */
-const EXPECTED: ModelCapabilities[] = [
+type Expected = Omit<ModelCapabilities, 'sources' | 'note'> & { note?: unknown };
+
+/** Every column of every row but its sources. `note` is prose, matched on what it must say. */
+const EXPECTED: Expected[] = [
   {
-    id: M31,
+    // ai.google.dev .../models/gemini-3.8-live, its "Migrating from Gemini 3.1" list.
+    id: M38,
     backend: 'gemini',
-    verified: true,
-    thinking: 'level',
-    thinkingRequired: false,
-    affectiveDialog: false,
-    proactiveAudio: false,
-    defaultToolBehavior: 'blocking',
+    status: 'ga',
+    thinking: 'none',
+    thinkingLevels: [],
+    affectiveDialog: 'removed',
+    proactiveAudio: 'always_on',
+    blockingTools: true,
+    asyncTools: true,
+    defaultToolBehavior: 'non_blocking',
+    blockingCallInput: 'cancels_call',
+    toolResponseScheduling: true,
     functionResponseIds: true,
-    asyncTools: false,
-    toolResponseScheduling: false,
+    midSessionClientContent: true,
+    textTurnRoute: 'user_content',
+    historySeeding: 'history_config',
+    replyEnds: 'turn_complete',
+    googleSearch: true,
+    videoInput: true,
+    videoCountsTowardTurn: true,
+    videoOutput: false,
+    textOutputWithTts: false,
+    note: expect.stringContaining('recommended'),
+  },
+  {
+    // Vertex AI's 3.8 guide and migration page: client content only to seed history, avatars.
+    id: M38,
+    backend: 'vertex',
+    status: 'ga',
+    thinking: 'none',
+    thinkingLevels: [],
+    affectiveDialog: 'always_on',
+    proactiveAudio: 'always_on',
+    blockingTools: true,
+    asyncTools: true,
+    defaultToolBehavior: 'non_blocking',
+    blockingCallInput: 'cancels_call',
+    toolResponseScheduling: true,
+    functionResponseIds: true,
     midSessionClientContent: false,
     textTurnRoute: 'realtime_text',
     historySeeding: 'history_config',
-    textOutputWithTts: false,
-    videoInput: true,
     replyEnds: 'turn_complete',
+    googleSearch: true,
+    videoInput: true,
     videoCountsTowardTurn: true,
-    note: expect.stringMatching(/initial history.*realtime text/),
+    videoOutput: true,
+    textOutputWithTts: false,
+    note: expect.stringMatching(/Vertex AI.*Avatar/),
+  },
+  {
+    // live-api/thinking: levels low/medium/high, async tools only, a reply ends at IDLE.
+    id: M38_THINKING,
+    backend: 'gemini',
+    status: 'ga',
+    thinking: 'level',
+    thinkingLevels: ['low', 'medium', 'high'],
+    defaultThinkingLevel: 'low',
+    affectiveDialog: 'removed',
+    proactiveAudio: 'always_on',
+    blockingTools: false,
+    asyncTools: true,
+    defaultToolBehavior: 'non_blocking',
+    blockingCallInput: 'cancels_call',
+    toolResponseScheduling: false,
+    functionResponseIds: true,
+    midSessionClientContent: true,
+    textTurnRoute: 'user_content',
+    historySeeding: 'history_config',
+    replyEnds: 'idle',
+    googleSearch: true,
+    videoInput: true,
+    videoCountsTowardTurn: true,
+    videoOutput: false,
+    textOutputWithTts: false,
+    note: expect.stringMatching(/fillers.*IDLE.*defaults to low/),
+  },
+  {
+    id: M31,
+    backend: 'gemini',
+    status: 'legacy_preview',
+    thinking: 'level',
+    thinkingLevels: ['minimal', 'low', 'medium', 'high'],
+    affectiveDialog: 'unsupported',
+    proactiveAudio: 'unsupported',
+    blockingTools: true,
+    asyncTools: false,
+    defaultToolBehavior: 'blocking',
+    blockingCallInput: 'held',
+    toolResponseScheduling: false,
+    functionResponseIds: true,
+    midSessionClientContent: false,
+    textTurnRoute: 'realtime_text',
+    historySeeding: 'history_config',
+    replyEnds: 'turn_complete',
+    googleSearch: true,
+    videoInput: true,
+    videoCountsTowardTurn: true,
+    videoOutput: false,
+    textOutputWithTts: false,
+    note: expect.stringMatching(/legacy preview.*initial history.*realtime text/),
   },
   {
     id: M25,
     backend: 'gemini',
-    verified: true,
+    status: 'preview',
     thinking: 'budget',
-    thinkingRequired: false,
-    affectiveDialog: true,
-    proactiveAudio: true,
-    defaultToolBehavior: 'blocking',
-    functionResponseIds: true,
+    thinkingLevels: [],
+    affectiveDialog: 'opt_in',
+    proactiveAudio: 'opt_in',
+    blockingTools: true,
     asyncTools: true,
+    defaultToolBehavior: 'blocking',
+    blockingCallInput: 'held',
     toolResponseScheduling: true,
+    functionResponseIds: true,
     midSessionClientContent: true,
     textTurnRoute: 'client_content',
     historySeeding: 'client_content',
-    textOutputWithTts: false,
-    videoInput: true,
     replyEnds: 'turn_complete',
+    googleSearch: true,
+    videoInput: true,
     videoCountsTowardTurn: false,
+    videoOutput: false,
+    textOutputWithTts: false,
   },
   {
     id: VERTEX_25,
     backend: 'vertex',
-    verified: true,
+    status: 'ga',
     thinking: 'budget',
-    thinkingRequired: false,
-    affectiveDialog: true,
-    proactiveAudio: true,
-    defaultToolBehavior: 'blocking',
-    functionResponseIds: false,
+    thinkingLevels: [],
+    affectiveDialog: 'opt_in',
+    proactiveAudio: 'opt_in',
+    blockingTools: true,
     asyncTools: false,
+    defaultToolBehavior: 'blocking',
+    blockingCallInput: 'held',
     toolResponseScheduling: false,
+    functionResponseIds: false,
     midSessionClientContent: true,
     textTurnRoute: 'client_content',
     historySeeding: 'client_content',
-    textOutputWithTts: false,
-    videoInput: true,
     replyEnds: 'turn_complete',
+    googleSearch: false,
+    videoInput: true,
     videoCountsTowardTurn: false,
+    videoOutput: false,
+    textOutputWithTts: false,
     note: expect.stringContaining('Vertex AI'),
-  },
-  {
-    id: M38,
-    backend: 'gemini',
-    verified: false,
-    thinking: 'level',
-    thinkingRequired: false,
-    affectiveDialog: false,
-    proactiveAudio: false,
-    defaultToolBehavior: 'blocking',
-    functionResponseIds: true,
-    asyncTools: false,
-    toolResponseScheduling: false,
-    midSessionClientContent: false,
-    textTurnRoute: 'realtime_text',
-    historySeeding: 'history_config',
-    textOutputWithTts: false,
-    videoInput: true,
-    replyEnds: 'turn_complete',
-    videoCountsTowardTurn: true,
-    note: expect.stringMatching(/^unverified/),
-  },
-  {
-    id: M38_THINKING,
-    backend: 'gemini',
-    verified: false,
-    thinking: 'level',
-    thinkingRequired: true,
-    affectiveDialog: false,
-    proactiveAudio: false,
-    defaultToolBehavior: 'blocking',
-    functionResponseIds: true,
-    asyncTools: false,
-    toolResponseScheduling: false,
-    midSessionClientContent: false,
-    textTurnRoute: 'realtime_text',
-    historySeeding: 'history_config',
-    textOutputWithTts: false,
-    videoInput: true,
-    replyEnds: 'turn_complete',
-    videoCountsTowardTurn: true,
-    note: expect.stringMatching(/^unverified.*thinking level/),
   },
 ];
 
+const key = (row: { id: string; backend: Backend }) => `${row.id} (${row.backend})`;
+
 describe('the capability table', () => {
-  it('has exactly one test row per model, in table order', () => {
-    expect(EXPECTED.map((row) => row.id)).toEqual(MODELS.map((row) => row.id));
-    expect(KNOWN_MODEL_IDS).toEqual(MODELS.map((row) => row.id));
-    expect(new Set(KNOWN_MODEL_IDS).size).toBe(KNOWN_MODEL_IDS.length);
+  it('has exactly one test row per (model, backend), in table order', () => {
+    expect(EXPECTED.map(key)).toEqual(MODELS.map(key));
+    expect(new Set(MODELS.map(key)).size).toBe(MODELS.length);
+    expect(KNOWN_MODEL_IDS).toEqual([M38, M38_THINKING, M31, M25, VERTEX_25]);
   });
 
   // toStrictEqual: a new column fails every row until the rows say what it is for each model.
-  it.each(EXPECTED)('$id', (expected) => {
-    expect(modelCapabilities(expected.id)).toStrictEqual(expected);
+  it.each(EXPECTED)('$id on $backend', (expected) => {
+    const { sources, ...row } = modelCapabilities(expected.id, expected.backend);
+    expect(row).toStrictEqual(expected);
+    expect(Object.keys(sources).sort()).toEqual([...SOURCED_COLUMNS].sort());
   });
 
-  it('defaults to gemini-3.1-flash-live-preview, the first row', () => {
-    expect(DEFAULT_MODEL).toBe(M31);
-    expect(MODELS[0]!.id).toBe(DEFAULT_MODEL);
-  });
-
-  it('marks every row with inferred columns as unverified in its note', () => {
-    for (const row of MODELS.filter((m) => !m.verified)) {
-      expect(row.note, row.id).toMatch(/unverified/);
+  it('cites one of the listed Google pages, or says why it inferred, for every column of every row', () => {
+    const pages = new Set<string>(Object.values(DOCS));
+    for (const row of MODELS) {
+      for (const column of SOURCED_COLUMNS) {
+        const source = row.sources[column];
+        if ('url' in source) expect(pages, `${key(row)} ${column}`).toContain(source.url);
+        else expect(source.inferred.length, `${key(row)} ${column}`).toBeGreaterThan(10);
+      }
     }
+  });
+
+  it("defaults to gemini-3.8-live, Google's recommended GA model, on either backend", () => {
+    expect(DEFAULT_MODEL).toBe(M38);
+    expect(MODELS[0]!.id).toBe(DEFAULT_MODEL);
+    expect(modelCapabilities(DEFAULT_MODEL, 'gemini').backend).toBe('gemini');
+    expect(modelCapabilities(DEFAULT_MODEL, 'vertex').backend).toBe('vertex');
+  });
+
+  it('gives the row of the other backend when an id has none on this one (the rules refuse it)', () => {
+    expect(modelCapabilities(M31, 'vertex').backend).toBe('gemini');
+    expect(modelCapabilities(VERTEX_25, 'gemini').backend).toBe('vertex');
   });
 });
 
@@ -163,27 +234,26 @@ describe('an id the table does not know', () => {
   }
 
   it('is refused with every known id and the GEMINI_MODEL_RULES way out', () => {
-    const error = thrown(() => modelCapabilities(NEWER));
+    const error = thrown(() => modelCapabilities(NEWER, 'gemini'));
     expect(error.message).toContain(`"${NEWER}" is not in the capability table`);
     for (const id of KNOWN_MODEL_IDS) expect(error.message).toContain(id);
     expect(error.message).toContain('set GEMINI_MODEL_RULES to the known model');
   });
 
-  it.each(MODELS.map((row) => row.id))(
-    'runs with the columns of %s when GEMINI_MODEL_RULES names it, marked unverified',
-    (rulesOf) => {
-      const row = modelCapabilities(rulesOf);
-      expect(modelCapabilities(NEWER, rulesOf)).toStrictEqual({
+  it.each(MODELS.map((row) => [row.id, row.backend] as const))(
+    'runs with the columns of %s on %s when GEMINI_MODEL_RULES names it',
+    (rulesOf, backend) => {
+      const row = modelCapabilities(rulesOf, backend);
+      expect(modelCapabilities(NEWER, backend, rulesOf)).toStrictEqual({
         ...row,
         id: NEWER,
-        verified: false,
         note: `runs with the rules of ${rulesOf}`,
       });
     },
   );
 
   it('is refused when GEMINI_MODEL_RULES names a row that does not exist', () => {
-    const error = thrown(() => modelCapabilities(NEWER, 'gemini-2.0-flash-exp'));
+    const error = thrown(() => modelCapabilities(NEWER, 'gemini', 'gemini-2.0-flash-exp'));
     expect(error.message).toMatch(
       /^GEMINI_MODEL_RULES: "gemini-2\.0-flash-exp" is not a known model/,
     );
@@ -191,6 +261,6 @@ describe('an id the table does not know', () => {
   });
 
   it('does not let GEMINI_MODEL_RULES change a known row', () => {
-    expect(modelCapabilities(M31, M25)).toBe(modelCapabilities(M31));
+    expect(modelCapabilities(M31, 'gemini', M25)).toBe(modelCapabilities(M31, 'gemini'));
   });
 });

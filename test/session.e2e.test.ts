@@ -1,11 +1,14 @@
 /**
- * End to end, offline: the agent's session (src/session.ts) with the real LiveKit plugin and
- * @google/genai against the fake Gemini Live server, which closes the socket with 1007 on anything
- * the model's rules forbid. Run for a 3.1 and a 2.5 model.
+ * End to end, offline: the agent's session (src/session.ts), our Gemini session over the real
+ * @google/genai, against the fake Gemini Live server, which closes the socket with 1007 on
+ * anything the model's rules forbid. Run for every Gemini API row (3.8, 3.8 extended thinking,
+ * 3.1, 2.5).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_GREETING } from '../src/config/settings.ts';
 import { CONTINUE_PROMPT } from '../src/gemini/model.ts';
+import { instructionsUpdatePrompt } from '../src/gemini/prompts.ts';
+import { THINKING_FILLER } from '../tools/fake_gemini/server.ts';
 import {
   E2E_MODELS,
   type Harness,
@@ -20,7 +23,7 @@ import {
 const SECOND = 24_000;
 const soon = (ms = 20_000) => Date.now() + ms;
 
-describe.each(E2E_MODELS)('a call on $id', ({ id, textRoute }) => {
+describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
   let h: Harness | undefined;
   const start = async (options: HarnessOptions = {}) => {
     h = await startHarness({ ...options, env: { GEMINI_MODEL: id, ...options.env } });
@@ -32,11 +35,15 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, textRoute }) => {
   });
 
   /** No socket was closed by the server (a rule break closes with 1007). */
-  const expectNoServerClose = (harness: Harness) =>
-    expect(unscriptedCloses(harness.fake)).toEqual([]);
+  const expectNoServerClose = (harness: Harness, allowed: number[] = []) =>
+    expect(unscriptedCloses(harness.fake, allowed)).toEqual([]);
 
+  type Turn = { role?: string; parts?: { text?: string }[] };
+  type ClientContent = { turns?: Turn[]; turnComplete?: boolean };
+  const clientContents = (harness: Harness) =>
+    sent(harness.fake, 'clientContent') as ClientContent[];
   const clientContentTexts = (harness: Harness) =>
-    (sent(harness.fake, 'clientContent') as { turns?: { parts?: { text?: string }[] }[] }[])
+    clientContents(harness)
       .flatMap((c) => c.turns ?? [])
       .flatMap((t) => t.parts ?? [])
       .map((p) => p.text);
@@ -55,6 +62,12 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, textRoute }) => {
     if (textRoute === 'realtime_text') {
       expect(realtimeTexts(fake)).toContain(DEFAULT_GREETING);
       expect(sent(fake, 'clientContent')).toEqual([]);
+    } else if (textRoute === 'user_content') {
+      // 3.8: a user turn with explicit role that asks for the answer.
+      expect(clientContents(h!)).toEqual([
+        { turns: [{ role: 'user', parts: [{ text: DEFAULT_GREETING }] }], turnComplete: true },
+      ]);
+      expect(realtimeTexts(fake)).toEqual([]);
     } else {
       expect(clientContentTexts(h!)).toContain(DEFAULT_GREETING);
     }
@@ -104,6 +117,11 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, textRoute }) => {
     ]);
     const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
     expect(replies.at(-1)?.text).toBe('The time zone is known.');
+    if (family === '3.8-thinking') {
+      // The filler it spoke while the function ran is part of what the agent said.
+      expect(replies.map((r) => r.text)).toEqual([THINKING_FILLER, 'The time zone is known.']);
+      expect(replies.every((r) => !r.interrupted)).toBe(true);
+    }
     expectNoServerClose(h!);
   });
 
@@ -161,6 +179,15 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, textRoute }) => {
     if (textRoute === 'realtime_text') {
       expect(realtimeTexts(fake)).toEqual([CONTINUE_PROMPT, 'What can you do?']);
       expect(sent(fake, 'clientContent')).toEqual([]);
+    } else if (textRoute === 'user_content') {
+      // The user's words as context, then "answer now": no placeholder text on 3.8.
+      expect(clientContents(h!)).toEqual([
+        { turnComplete: true },
+        { turns: [{ role: 'user', parts: [{ text: 'What can you do?' }] }], turnComplete: false },
+        { turnComplete: true },
+      ]);
+      const turns = fake.connections.flatMap((c) => c.turns).map((t) => t.text);
+      expect(turns).toEqual(['', 'What can you do?']);
     } else {
       expect(clientContentTexts(h!)).toContain('What can you do?');
     }
@@ -175,8 +202,34 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, textRoute }) => {
 
     const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
     expect(replies).toHaveLength(2);
-    if (textRoute === 'realtime_text') expect(sent(fake, 'clientContent')).toEqual([]);
+    const update = 'From now on, be brief.';
+    if (textRoute === 'realtime_text') {
+      // Not sendable mid-session: it waits for the next connection's setup, with a warning.
+      expect(sent(fake, 'clientContent')).toEqual([]);
+      expect(realtimeTexts(fake).join('\n')).not.toContain(update);
+    } else if (textRoute === 'user_content') {
+      expect(clientContents(h!)).toContainEqual({
+        turns: [{ role: 'user', parts: [{ text: instructionsUpdatePrompt(update) }] }],
+        turnComplete: false,
+      });
+    } else {
+      expect(clientContents(h!)).toContainEqual({
+        turns: [{ role: 'model', parts: [{ text: update }] }],
+        turnComplete: false,
+      });
+    }
     expectNoServerClose(h!);
+  });
+
+  it('applies a mid-session instructions update: at once, or in the next setup', async () => {
+    const { call, fake } = await start({ env: { AGENT_GREETING: '' } });
+    await call.call.session.generateReply({ instructions: 'Say hi.' }).waitForPlayout();
+    await call.call.agent.updateInstructions('You are Ada now.');
+    // A reconnect: the new connection's setup carries the instructions the session holds.
+    fake.connections[0]!.close(1011, 'Internal error encountered.');
+    await fake.waitFor((f) => f.connections[1]?.setup !== undefined, 10_000, 'reconnect');
+    expect(fake.connections[1]!.setup.systemInstruction.parts[0].text).toBe('You are Ada now.');
+    expectNoServerClose(h!, [0]);
   });
 });
 
@@ -209,6 +262,39 @@ describe('the setup frame carries the validated settings', () => {
     // Declared initial history makes the server wait for it before any realtime input: only a
     // connection that is seeded declares it (gemini_faults.test.ts, the expired handle).
     expect(conn.setup.historyConfig).toBeUndefined();
+    expect(conn.closedBy).not.toBe('server');
+  });
+
+  it('3.8: no thinking, affective or proactivity field; tools without a behavior; search beside them', async () => {
+    const conn = await setupOf({
+      GEMINI_MODEL: 'gemini-3.8-live',
+      GEMINI_PROACTIVE_AUDIO: 'true',
+      GEMINI_GOOGLE_SEARCH: 'true',
+    });
+    expect(conn.setup.model).toBe('models/gemini-3.8-live');
+    expect(conn.setup.generationConfig.thinkingConfig).toBeUndefined();
+    expect(conn.setup.generationConfig.enableAffectiveDialog).toBeUndefined();
+    expect(conn.setup.proactivity).toBeUndefined(); // always on: the setup must not carry it
+    const declarations = conn.setup.tools.flatMap(
+      (t: { functionDeclarations?: object[] }) => t.functionDeclarations ?? [],
+    );
+    expect(declarations.length).toBeGreaterThan(0);
+    // No behavior: 3.8 runs them NON_BLOCKING by default.
+    expect(declarations.every((d: { behavior?: string }) => d.behavior === undefined)).toBe(true);
+    expect(conn.setup.tools).toContainEqual({ googleSearch: {} });
+    expect(conn.closedBy).not.toBe('server');
+  });
+
+  it('3.8 extended thinking: its default level LOW, every function declared NON_BLOCKING', async () => {
+    const conn = await setupOf({ GEMINI_MODEL: 'gemini-3.8-live-extended-thinking' });
+    expect(conn.setup.generationConfig.thinkingConfig).toEqual({ thinkingLevel: 'LOW' });
+    const declarations = conn.setup.tools.flatMap(
+      (t: { functionDeclarations?: object[] }) => t.functionDeclarations ?? [],
+    );
+    expect(declarations.length).toBeGreaterThan(0);
+    expect(declarations.every((d: { behavior?: string }) => d.behavior === 'NON_BLOCKING')).toBe(
+      true,
+    );
     expect(conn.closedBy).not.toBe('server');
   });
 

@@ -39,18 +39,16 @@ function problemsOf(env: Env): readonly string[] {
 describe('defaults', () => {
   const settings = loadSettings(KEY);
 
-  it('runs gemini-3.1-flash-live-preview with voice Puck and the default context', () => {
+  it('runs gemini-3.8-live with voice Puck and the default context, sending no switch unset', () => {
     expect(settings.call).toEqual({
-      model: 'gemini-3.1-flash-live-preview',
+      model: 'gemini-3.8-live',
       voice: 'Puck',
-      affectiveDialog: false,
-      proactiveAudio: false,
       contextId: 'default',
       greeting: DEFAULT_GREETING,
       avatarId: 'default',
     });
-    expect(DEFAULT_MODEL).toBe('gemini-3.1-flash-live-preview');
-    expect(settings.capabilities).toBe(modelCapabilities(DEFAULT_MODEL));
+    expect(DEFAULT_MODEL).toBe('gemini-3.8-live');
+    expect(settings.capabilities).toBe(modelCapabilities(DEFAULT_MODEL, 'gemini'));
     expect(settings.origins).toEqual({});
     expect(settings.contextsDir).toBe(DEFAULT_CONTEXTS_DIR);
   });
@@ -165,6 +163,7 @@ describe('names from a fixed list', () => {
   it('match in any letter case and come out in their canonical spelling', () => {
     const settings = loadSettings({
       GOOGLE_API_KEY: 'k',
+      GEMINI_MODEL: 'gemini-3.1-flash-live-preview',
       GEMINI_VOICE: 'kore',
       GEMINI_THINKING_LEVEL: 'HIGH',
       GEMINI_MEDIA_RESOLUTION: 'Low',
@@ -241,12 +240,30 @@ describe('an invalid value', () => {
   });
 
   it.each([
-    ['GEMINI_THINKING_BUDGET', '512', 'controls thinking with a level, not a budget'],
-    ['GEMINI_AFFECTIVE_DIALOG', 'true', 'does not support affective dialog'],
-  ])('%s=%s on the 3.1 default is refused by the capability table', (name, value, why) => {
+    ['GEMINI_THINKING_BUDGET', '512', 'takes no thinking configuration'],
+    ['GEMINI_THINKING_LEVEL', 'low', 'takes no thinking configuration'],
+    ['GEMINI_PROACTIVE_AUDIO', 'false', 'always has proactive audio on'],
+  ])('%s=%s on the 3.8 default is refused by the capability table', (name, value, why) => {
     const [line, ...rest] = problemsOf({ ...KEY, [name]: value });
     expect(rest).toEqual([]);
-    expect(line).toMatch(new RegExp(`^${name}: GEMINI_MODEL=${DEFAULT_MODEL} ${why}; `));
+    expect(line).toMatch(new RegExp(`^${name}: GEMINI_MODEL=${DEFAULT_MODEL} ${why}.*; `));
+  });
+
+  it('GEMINI_AFFECTIVE_DIALOG=true on the 3.8 default: removed from its API', () => {
+    const [line, ...rest] = problemsOf({ ...KEY, GEMINI_AFFECTIVE_DIALOG: 'true' });
+    expect(rest).toEqual([]);
+    expect(line).toBe(
+      `GEMINI_AFFECTIVE_DIALOG: GEMINI_MODEL=${DEFAULT_MODEL}: affective dialog was removed from this model's API; remove the setting`,
+    );
+  });
+
+  it('picks the Vertex AI row of the same id with GOOGLE_GENAI_USE_VERTEXAI', () => {
+    const settings = loadSettings({
+      GOOGLE_GENAI_USE_VERTEXAI: 'true',
+      GOOGLE_CLOUD_PROJECT: 'p',
+    });
+    expect(settings.capabilities).toBe(modelCapabilities(DEFAULT_MODEL, 'vertex'));
+    expect(settings.capabilities.videoOutput).toBe(true);
   });
 });
 
@@ -265,7 +282,11 @@ describe('the model id', () => {
 
   it('runs a newer id with the rules GEMINI_MODEL_RULES names', () => {
     const settings = loadSettings({ ...KEY, GEMINI_MODEL: NEWER, GEMINI_MODEL_RULES: M25 });
-    expect(settings.capabilities).toMatchObject({ id: NEWER, thinking: 'budget', verified: false });
+    expect(settings.capabilities).toMatchObject({
+      id: NEWER,
+      thinking: 'budget',
+      note: `runs with the rules of ${M25}`,
+    });
     expect(settings.modelRules).toBe(M25);
   });
 

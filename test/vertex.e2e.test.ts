@@ -1,6 +1,7 @@
 /**
- * The Vertex AI row (`gemini-live-2.5-flash-native-audio`) end to end, offline: the call's
- * session through the real plugin and @google/genai, talking Vertex to the fake server.
+ * The Vertex AI rows (`gemini-live-2.5-flash-native-audio`, `gemini-3.8-live`) end to end,
+ * offline: the call's session through our Gemini session and the real @google/genai, talking
+ * Vertex to the fake server.
  *
  * How Vertex authenticates offline: the plugin builds its Vertex client from project and location
  * only (it never passes an API key or credentials on Vertex, so express mode is out of reach), so
@@ -309,5 +310,116 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
     } finally {
       await fake.close();
     }
+  });
+});
+
+const M38 = 'gemini-3.8-live';
+const RESOURCE_38 = `projects/${PROJECT}/locations/${LOCATION}/publishers/google/models/${M38}`;
+
+describe(`a call on the Vertex AI row of ${M38}`, () => {
+  let h: Harness | undefined;
+  const start = async (options: HarnessOptions = {}) => {
+    h = await startHarness({
+      ...options,
+      env: { ...VERTEX_ENV, GEMINI_MODEL: M38, ...options.env },
+      fake: { accessToken: ACCESS_TOKEN, ...options.fake },
+    });
+    return h;
+  };
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+  const assistantTexts = (harness: Harness) =>
+    harness.call.events
+      .ofType('message')
+      .filter((e) => e.role === 'assistant')
+      .map((e) => e.text);
+
+  it('greets with realtime text (no client content mid-session on Vertex), then answers', async () => {
+    const { call, fake } = await start();
+    await call.call.greet();
+    const since = call.events.events.length;
+    await call.say(WORDS);
+    expect(await call.untilAnswered({ deadline: soon(), since, settleMs: 800 })).toBe(true);
+
+    const [conn] = fake.connections;
+    expect(fake.connections).toHaveLength(1);
+    expect(conn!.setup.model).toBe(RESOURCE_38);
+    expect(sent(fake, 'clientContent')).toEqual([]);
+    expect(conn!.turns.map((t: FakeTurn) => [t.source, t.text])).toEqual([
+      ['realtime_text', DEFAULT_GREETING],
+      ['audio', 'hello'],
+    ]);
+    expect(assistantTexts(h!)).toEqual([`You said: ${DEFAULT_GREETING}.`, 'You said: hello.']);
+    expect(unscriptedCloses(h!.fake)).toEqual([]);
+  });
+
+  it('a function round trip: the response carries its call id, as Vertex 3.8 requires', async () => {
+    const { call, fake } = await start({
+      env: { AGENT_GREETING: '' },
+      fake: {
+        respond: (turn) =>
+          turn.source === 'tool_response'
+            ? { text: 'It is noon in Paris.' }
+            : { toolCall: { name: 'get_current_time', args: { timeZone: 'Europe/Paris' } } },
+      },
+    });
+    await call.say(WORDS);
+    expect(await call.untilAnswered({ deadline: soon(), settleMs: 800 })).toBe(true);
+
+    const responses = (sent(fake, 'toolResponse') as { functionResponses: Json[] }[]).flatMap(
+      (r) => r.functionResponses,
+    );
+    expect(responses).toHaveLength(1);
+    expect(responses[0]).toMatchObject({ id: 'call-1', name: 'get_current_time' });
+    expect(Object.keys(responses[0]).sort()).toEqual(['id', 'name', 'response']);
+    expect(assistantTexts(h!).at(-1)).toBe('It is noon in Paris.');
+    expect(unscriptedCloses(h!.fake)).toEqual([]);
+  });
+
+  it('survives a 1011 mid-reply: resumes with its handle, restores no content, answers', async () => {
+    let spoken = 0;
+    const { call, fake } = await start({
+      env: { AGENT_GREETING: '' },
+      fake: {
+        transcribe: () => `words ${++spoken}`,
+        respond: (turn) => ({ text: `reply to ${turn.text}`, audioMs: 400 }),
+        faults: [{ at: 'reply', nth: 1, afterChunks: 3, do: { type: 'close', code: 1011 } }],
+      },
+    });
+    const turn = async () => {
+      const since = call.events.events.length;
+      await call.say(WORDS);
+      return call.untilAnswered({ deadline: soon(), since, settleMs: 300 });
+    };
+    expect(await turn()).toBe(true);
+    await call.say(WORDS);
+    await fake.waitFor((f) => f.connections[1]?.setup !== undefined, 5000, 'reconnect');
+    await call.untilAnswered({ deadline: soon(), replies: 0, settleMs: 300 });
+    expect(await turn()).toBe(true);
+
+    const [, second] = fake.connections;
+    expect(second).toMatchObject({ backend: 'vertex', resumedFrom: 'handle-0-1' });
+    expect(second!.history).toEqual([]);
+    expect(assistantTexts(h!).at(-1)).toBe('reply to words 3');
+    expect(call.events.ofType('error').filter((e) => e.recoverable === false)).toEqual([]);
+    expect(unscriptedCloses(h!.fake)).toEqual([]);
+  });
+
+  it('its setup: no thinking, affective or proactivity field, functions at their default, search beside them', async () => {
+    const { fake } = await start({
+      env: { AGENT_GREETING: '', GEMINI_PROACTIVE_AUDIO: 'true', GEMINI_GOOGLE_SEARCH: 'true' },
+    });
+    await fake.waitFor((f) => f.sent.some((e) => 'setupComplete' in e.msg), 5000, 'setup');
+    const { setup } = fake.connections[0]!;
+    expect(setup.generationConfig.thinkingConfig).toBeUndefined();
+    expect(setup.generationConfig.enableAffectiveDialog).toBeUndefined();
+    expect(setup.proactivity).toBeUndefined();
+    const declarations = (setup.tools ?? []).flatMap((t: Json) => t.functionDeclarations ?? []);
+    expect(declarations.length).toBeGreaterThan(0);
+    expect(declarations.filter((d: Json) => d.behavior !== undefined)).toEqual([]);
+    expect(setup.tools).toContainEqual({ googleSearch: {} });
+    expect(fake.connections[0]!.closedBy).not.toBe('server');
   });
 });

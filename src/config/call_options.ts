@@ -128,6 +128,13 @@ export const CALL_FIELDS = {
     allowed: BOOLEAN_TEXT,
     kind: 'boolean',
   },
+  googleSearch: {
+    schema: z.boolean(),
+    env: 'GEMINI_GOOGLE_SEARCH',
+    dispatch: 'gemini_realtime_config.google_search',
+    allowed: BOOLEAN_TEXT,
+    kind: 'boolean',
+  },
   language: {
     schema: z.string().regex(LANGUAGE),
     env: 'GEMINI_LANGUAGE',
@@ -220,8 +227,12 @@ export interface CallOptions {
   temperature?: number;
   thinkingLevel?: (typeof THINKING_LEVELS)[number];
   thinkingBudget?: number;
-  affectiveDialog: boolean;
-  proactiveAudio: boolean;
+  /** Unset: not sent (the model's default). */
+  affectiveDialog?: boolean;
+  /** Unset: not sent; `false` is refused where the model has it always on. */
+  proactiveAudio?: boolean;
+  /** Google Search grounding, Gemini's built-in tool beside the function tools. */
+  googleSearch?: boolean;
   language?: string;
   contextId: string;
   /** Overrides the context file when set (dispatch only). */

@@ -110,7 +110,7 @@ export function applyDispatchMetadata(base: Settings, metadata: string | undefin
   const capabilities =
     origins.model === undefined
       ? base.capabilities
-      : resolveCapabilities(merged, base.modelRules, problems, origins);
+      : resolveCapabilities(merged, base.google.vertexai, base.modelRules, problems, origins);
   // The worker's defaults were chosen for its own model: when a dispatch picks another model,
   // defaults that model cannot take give way instead of refusing the dispatch.
   const dropped =

@@ -10,7 +10,7 @@ import {
   fieldName,
   fieldSpec,
 } from './call_options.ts';
-import { type ModelCapabilities, THINKING_LEVELS } from './models.ts';
+import { type ModelCapabilities, type Switchable, THINKING_LEVELS } from './models.ts';
 
 export const TOOL_BEHAVIORS = ['blocking', 'non_blocking'] as const;
 export type ToolBehavior = (typeof TOOL_BEHAVIORS)[number];
@@ -22,6 +22,20 @@ export interface ModelEnvironment {
   vertexai: boolean;
   toolBehavior?: ToolBehavior;
   toolResponseScheduling?: ToolResponseScheduling;
+}
+
+const PICK_25 = 'or pick a 2.5 native-audio model';
+
+/** Why `true` cannot be set for a switch that is not `opt_in`, and the fix. */
+function switchRefusal(kind: Switchable, feature: string, model: string): string {
+  switch (kind) {
+    case 'removed':
+      return `${model}: ${feature} was removed from this model's API; remove the setting`;
+    case 'always_on':
+      return `${model} has ${feature} always on and it cannot be set; remove the setting`;
+    default:
+      return `${model} does not support ${feature}; set it to false ${PICK_25}`;
+  }
 }
 
 export function modelProblems(
@@ -36,7 +50,7 @@ export function modelProblems(
     origins[like] !== undefined ? (fieldSpec(field).dispatch ?? name(field)) : name(field);
   const model = `${name('model')}=${caps.id}`;
   const problems: string[] = [];
-  const levels = THINKING_LEVELS.join('|');
+  const levels = caps.thinkingLevels.length > 0 ? caps.thinkingLevels : THINKING_LEVELS;
 
   if (env.vertexai && caps.backend === 'gemini') {
     problems.push(
@@ -49,38 +63,44 @@ export function modelProblems(
     );
   }
 
+  const noThinking = `${model} takes no thinking configuration (it reasons internally); remove it`;
   if (call.thinkingBudget !== undefined && caps.thinking !== 'budget') {
     problems.push(
       caps.thinking === 'level'
-        ? `${name('thinkingBudget')}: ${model} controls thinking with a level, not a budget; use ${instead('thinkingLevel', 'thinkingBudget')}=${levels} instead`
-        : `${name('thinkingBudget')}: ${model} has no thinking control; remove it`,
+        ? `${name('thinkingBudget')}: ${model} controls thinking with a level, not a budget; use ${instead('thinkingLevel', 'thinkingBudget')}=${levels.join('|')} instead`
+        : `${name('thinkingBudget')}: ${noThinking}`,
     );
   }
   if (call.thinkingLevel !== undefined && caps.thinking !== 'level') {
     problems.push(
       caps.thinking === 'budget'
         ? `${name('thinkingLevel')}: ${model} controls thinking with a token budget, not a level; use ${instead('thinkingBudget', 'thinkingLevel')} (-1 dynamic, 0 off, up to 32768) instead`
-        : `${name('thinkingLevel')}: ${model} has no thinking control; remove it`,
+        : `${name('thinkingLevel')}: ${noThinking}`,
     );
   }
   if (
-    caps.thinkingRequired &&
-    call.thinkingLevel === undefined &&
-    call.thinkingBudget === undefined
+    call.thinkingLevel !== undefined &&
+    caps.thinking === 'level' &&
+    !caps.thinkingLevels.includes(call.thinkingLevel)
   ) {
     problems.push(
-      `${name('thinkingLevel')}: ${model} requires a thinking level; set it to ${levels}`,
+      `${name('thinkingLevel')}: ${call.thinkingLevel} is not a level ${model} takes (allowed: ${caps.thinkingLevels.join(', ')})`,
     );
   }
 
-  if (call.affectiveDialog && !caps.affectiveDialog) {
+  if (call.affectiveDialog && caps.affectiveDialog !== 'opt_in') {
     problems.push(
-      `${name('affectiveDialog')}: ${model} does not support affective dialog; set it to false or pick a 2.5 native-audio model`,
+      `${name('affectiveDialog')}: ${switchRefusal(caps.affectiveDialog, 'affective dialog', model)}`,
     );
   }
-  if (call.proactiveAudio && !caps.proactiveAudio) {
+  if (call.proactiveAudio && caps.proactiveAudio === 'unsupported') {
     problems.push(
-      `${name('proactiveAudio')}: ${model} does not support proactive audio; set it to false or pick a 2.5 native-audio model`,
+      `${name('proactiveAudio')}: ${switchRefusal(caps.proactiveAudio, 'proactive audio', model)}`,
+    );
+  }
+  if (call.proactiveAudio === false && caps.proactiveAudio === 'always_on') {
+    problems.push(
+      `${name('proactiveAudio')}: ${model} always has proactive audio on (Google: turning it off is an error); remove the setting`,
     );
   }
   if (env.toolBehavior === 'non_blocking' && !caps.asyncTools) {
@@ -88,9 +108,19 @@ export function modelProblems(
       `GEMINI_TOOL_BEHAVIOR: ${model} runs function calls synchronously only; set it to blocking`,
     );
   }
+  if (env.toolBehavior === 'blocking' && !caps.blockingTools) {
+    problems.push(
+      `GEMINI_TOOL_BEHAVIOR: ${model} runs function calls asynchronously only (BLOCKING is an error); set it to non_blocking or remove it`,
+    );
+  }
   if (env.toolResponseScheduling !== undefined && !caps.toolResponseScheduling) {
     problems.push(
       `GEMINI_TOOL_RESPONSE_SCHEDULING: ${model} does not take tool-response scheduling; remove it`,
+    );
+  }
+  if (call.googleSearch && !caps.googleSearch) {
+    problems.push(
+      `${name('googleSearch')}: ${model} cannot ground with Google Search beside function tools; set it to false or pick a Gemini API model`,
     );
   }
   return problems;
@@ -107,16 +137,23 @@ export function dropUnfitDefaults(
 ): string[] {
   const unfit: [keyof CallOptions & keyof FieldOrigins, boolean][] = [
     ['thinkingBudget', call.thinkingBudget !== undefined && caps.thinking !== 'budget'],
-    ['thinkingLevel', call.thinkingLevel !== undefined && caps.thinking !== 'level'],
-    ['affectiveDialog', call.affectiveDialog && !caps.affectiveDialog],
-    ['proactiveAudio', call.proactiveAudio && !caps.proactiveAudio],
+    [
+      'thinkingLevel',
+      call.thinkingLevel !== undefined && !caps.thinkingLevels.includes(call.thinkingLevel),
+    ],
+    ['affectiveDialog', !!call.affectiveDialog && caps.affectiveDialog !== 'opt_in'],
+    [
+      'proactiveAudio',
+      (call.proactiveAudio === true && caps.proactiveAudio === 'unsupported') ||
+        (call.proactiveAudio === false && caps.proactiveAudio === 'always_on'),
+    ],
+    ['googleSearch', !!call.googleSearch && !caps.googleSearch],
   ];
   const dropped: string[] = [];
   for (const [field, isUnfit] of unfit) {
     if (!isUnfit || origins[field] !== undefined) continue;
     dropped.push(fieldName(field, origins));
-    if (field === 'affectiveDialog' || field === 'proactiveAudio') call[field] = false;
-    else delete call[field];
+    delete call[field];
   }
   return dropped;
 }

@@ -117,8 +117,6 @@ export function loadEnvFiles(dir = process.cwd()): string[] {
 const DEFAULT_CALL: CallOptions = {
   model: DEFAULT_MODEL,
   voice: 'Puck',
-  affectiveDialog: false,
-  proactiveAudio: false,
   contextId: 'default',
   greeting: DEFAULT_GREETING,
   avatarId: 'default',
@@ -160,15 +158,19 @@ function callOptionsFromEnv(env: Env, problems: string[]): CallOptions {
   return call as unknown as CallOptions;
 }
 
-/** The table row for the options' model, or a problem line naming the field as `origins` say. */
+/**
+ * The table row for the options' model on the worker's backend, or a problem line naming the
+ * field as `origins` say.
+ */
 export function resolveCapabilities(
   call: CallOptions,
+  vertexai: boolean,
   modelRules: string | undefined,
   problems: string[],
   origins: FieldOrigins = {},
 ): ModelCapabilities | undefined {
   try {
-    return modelCapabilities(call.model, modelRules);
+    return modelCapabilities(call.model, vertexai ? 'vertex' : 'gemini', modelRules);
   } catch (error) {
     if (!(error instanceof UnknownModelError)) throw error;
     // A GEMINI_MODEL_RULES error already starts with its own name.
@@ -282,10 +284,9 @@ export function loadSettings(env: Env = process.env): Settings {
   const problems: string[] = [];
   const call = callOptionsFromEnv(env, problems);
   const modelRules = text(env, 'GEMINI_MODEL_RULES');
-  const capabilities = resolveCapabilities(call, modelRules, problems);
-  const model: ModelEnvironment = { vertexai: false };
   const google = googleFromEnv(env, problems);
-  model.vertexai = google.vertexai;
+  const capabilities = resolveCapabilities(call, google.vertexai, modelRules, problems);
+  const model: ModelEnvironment = { vertexai: google.vertexai };
   const toolBehavior = oneOf<ToolBehavior>(env, 'GEMINI_TOOL_BEHAVIOR', TOOL_BEHAVIORS, problems);
   if (toolBehavior) model.toolBehavior = toolBehavior;
   const scheduling = oneOf<ToolResponseScheduling>(
@@ -342,6 +343,7 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
     turnDetection,
     video: describeVideo(videoPlan(settings)),
     mediaResolution: call.mediaResolution,
+    googleSearch: call.googleSearch,
     agentName: agentName || '(automatic dispatch)',
     backend: settings.google.vertexai ? 'vertex' : 'gemini',
   };

@@ -3,8 +3,8 @@
  * into plugin options, so every option the table checked is the option that is sent.
  */
 import type { APIConnectOptions } from '@livekit/agents';
-import * as google from '@livekit/agents-plugin-google';
 import {
+  Behavior,
   FunctionResponseScheduling,
   MediaResolution,
   ThinkingLevel,
@@ -34,9 +34,22 @@ const SCHEDULING = {
 
 function thinkingConfig(settings: Settings): ThinkingConfig | undefined {
   const { thinkingLevel, thinkingBudget } = settings.call;
-  if (thinkingLevel) return { thinkingLevel: THINKING_LEVEL[thinkingLevel] };
+  // A model that refuses a setup without a level gets its row's documented default.
+  const level = thinkingLevel ?? settings.capabilities.defaultThinkingLevel;
+  if (level) return { thinkingLevel: THINKING_LEVEL[level] };
   if (thinkingBudget !== undefined) return { thinkingBudget };
   return undefined;
+}
+
+/**
+ * The behavior stamped on every function declaration: the deployment's choice, else NON_BLOCKING
+ * where the row takes nothing else (a declaration without it is refused there), else none (the
+ * model's default).
+ */
+function toolBehavior(settings: Settings): Behavior | undefined {
+  const chosen = settings.model.toolBehavior;
+  if (chosen) return chosen === 'non_blocking' ? Behavior.NON_BLOCKING : Behavior.BLOCKING;
+  return settings.capabilities.blockingTools ? undefined : Behavior.NON_BLOCKING;
 }
 
 export interface RealtimeModelOverrides {
@@ -48,26 +61,25 @@ export function realtimeOptions(
   settings: Settings,
   { instructions, connOptions }: RealtimeModelOverrides,
 ): GeminiRealtimeOptions {
-  const { call, google: g, model } = settings;
+  const { call, google: g, model, capabilities: row } = settings;
   const thinking = thinkingConfig(settings);
+  const behavior = toolBehavior(settings);
   return {
     instructions,
     voice: call.voice,
     ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
     ...(call.language ? { language: call.language } : {}),
     ...(thinking ? { thinkingConfig: thinking } : {}),
-    ...(call.affectiveDialog ? { enableAffectiveDialog: true } : {}),
-    ...(call.proactiveAudio ? { proactivity: true } : {}),
+    // Sent only where they are switches; where they are always on, the setup must not carry them.
+    ...(call.affectiveDialog && row.affectiveDialog === 'opt_in'
+      ? { enableAffectiveDialog: true }
+      : {}),
+    ...(call.proactiveAudio && row.proactiveAudio === 'opt_in' ? { proactivity: true } : {}),
     // The SDK maps it to setup.generationConfig.mediaResolution (Gemini API and Vertex AI).
     ...(call.mediaResolution ? { mediaResolution: MEDIA_RESOLUTION[call.mediaResolution] } : {}),
-    ...(model.toolBehavior
-      ? {
-          toolBehavior:
-            model.toolBehavior === 'non_blocking'
-              ? google.realtime.Behavior.NON_BLOCKING
-              : google.realtime.Behavior.BLOCKING,
-        }
-      : {}),
+    ...(behavior ? { toolBehavior: behavior } : {}),
+    // Gemini's built-in tool, beside our function tools.
+    ...(call.googleSearch ? { geminiTools: { googleSearch: {} } } : {}),
     ...(model.toolResponseScheduling
       ? { toolResponseScheduling: SCHEDULING[model.toolResponseScheduling] }
       : {}),

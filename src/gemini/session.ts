@@ -75,12 +75,6 @@ interface PendingReply {
   timer: NodeJS.Timeout;
 }
 
-interface ToolCallState {
-  name: string;
-  /** An interim `willContinue` response was sent (NON_BLOCKING declared explicitly). */
-  acked: boolean;
-}
-
 export class GeminiLiveSession extends llm.RealtimeSession {
   readonly recovery: SessionRecovery;
   readonly #host: SessionHost;
@@ -113,9 +107,17 @@ export class GeminiLiveSession extends llm.RealtimeSession {
   /** After an interruption, the user's next typed words go as realtime text (they preempt). */
   #interruptText = false;
   #inUserActivity = false;
+  /**
+   * The model reports background work in progress (`interactionStatus: IN_PROGRESS`, on rows
+   * whose reply ends at IDLE): what it says next continues the same interaction.
+   */
+  #interactionInProgress = false;
   /** User text the framework added since the last reply (rows that take replies as text). */
   readonly #pendingUserText: string[] = [];
-  readonly #toolCalls = new Map<string, ToolCallState>();
+  /** Function calls the model asked for whose results were not sent yet: id -> name. */
+  readonly #toolCalls = new Map<string, string>();
+  /** Calls the model cancelled: their results are not sent (it would not know them). */
+  readonly #cancelledCalls = new Set<string>();
   /** Function responses sent without an id (Vertex 2.5) -> their call ids. */
   readonly #responseCallIds = new WeakMap<FunctionResponse, string>();
   /** A user turn a fault cut before the model said anything (its transcript, maybe empty). */
@@ -429,7 +431,7 @@ export class GeminiLiveSession extends llm.RealtimeSession {
   /** What the lost connection leaves undone: function calls without results, an unanswered turn. */
   #noteLostWork(attempt: ConnectAttempt): void {
     this.#reAsk.connectionLost();
-    const pending = new Map([...this.#toolCalls].map(([id, call]) => [id, call.name]));
+    const pending = new Map(this.#toolCalls);
     this.#lostCalls.connectionLost(attempt.calls, pending);
     this.#toolCalls.clear();
     const gen = this.#generation;
@@ -516,8 +518,7 @@ export class GeminiLiveSession extends llm.RealtimeSession {
       case 'tool_response':
         live.sendToolResponse({ functionResponses: message.responses });
         for (const response of message.responses) {
-          if (response.willContinue !== true)
-            this.#toolCalls.delete(this.#callIdOf(response) ?? '');
+          this.#toolCalls.delete(this.#callIdOf(response) ?? '');
         }
         return;
     }
@@ -570,13 +571,12 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     const responses: FunctionResponse[] = [];
     for (const item of appended.items) {
       if (item.type !== 'function_call_output') continue;
-      const call = this.#toolCalls.get(item.callId);
+      if (this.#cancelledCalls.delete(item.callId)) continue;
       const response: FunctionResponse = { name: item.name, response: { output: item.output } };
       if (this.#o.toolResponseScheduling !== undefined) {
         response.scheduling = this.#o.toolResponseScheduling;
       }
       if (this.#row.functionResponseIds) response.id = item.callId;
-      if (call?.acked) response.willContinue = false;
       this.#responseCallIds.set(response, item.callId);
       responses.push(response);
     }
@@ -587,9 +587,16 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     return response.id ?? this.#responseCallIds.get(response);
   }
 
-  /** A function call the model waits on holds the microphone back (BLOCKING behavior). */
+  /**
+   * A BLOCKING call the model waits on holds the microphone back on rows that take no input
+   * meanwhile (2.5, 3.1); on 3.8 new input cancels the call instead, so the user is heard.
+   */
   #blockedByTools(): boolean {
-    return this.#toolCalls.size > 0 && this.#effectiveToolBehavior() === Behavior.BLOCKING;
+    return (
+      this.#toolCalls.size > 0 &&
+      this.#row.blockingCallInput === 'held' &&
+      this.#effectiveToolBehavior() === Behavior.BLOCKING
+    );
   }
 
   #effectiveToolBehavior(): Behavior {
@@ -638,16 +645,19 @@ export class GeminiLiveSession extends llm.RealtimeSession {
       const { interrupted: _, ...rest } = content;
       content = hasTurnContent(rest) ? rest : undefined;
     }
+    const status = interactionStatus(message);
     if (startable && !this.#discarding && (message.toolCall || hasTurnContent(content))) {
       this.#startGeneration();
     }
+    if (status) this.#interactionInProgress = status === 'IN_PROGRESS';
     const update = message.sessionResumptionUpdate;
     if (update?.resumable && update.newHandle) this.#setHandle(update.newHandle);
-    if (content) this.#onServerContent(content);
+    if (content) this.#onServerContent(content, status);
     if (message.toolCall) this.#onToolCall(message.toolCall);
     for (const id of message.toolCallCancellation?.ids ?? []) {
       this.#log.info({ model: this.#row.id, id }, 'Gemini cancelled a function call');
       this.#toolCalls.delete(id);
+      this.#cancelledCalls.add(id);
     }
     if (message.usageMetadata && this.#generation) {
       this.emit('metrics_collected', realtimeMetrics(message.usageMetadata, this.#generation));
@@ -668,14 +678,15 @@ export class GeminiLiveSession extends llm.RealtimeSession {
       this.#pendingReply = undefined;
       clearTimeout(reply.timer);
       reply.future.resolve(gen.createdEvent(true));
-    } else {
-      // A reply the model started on its own interrupts whatever the agent still plays.
+    } else if (!this.#interactionInProgress) {
+      // A reply the model started on its own interrupts whatever the agent still plays; not so
+      // the rest of an interaction still in progress (after a filler and a function call).
       this.emit('input_speech_started', {});
     }
     this.emit('generation_created', gen.createdEvent(!!reply));
   }
 
-  #onServerContent(content: LiveServerContent): void {
+  #onServerContent(content: LiveServerContent, status: string | undefined): void {
     const gen = this.#generation;
     if (!gen) return;
     this.#handleFresh = false;
@@ -707,7 +718,7 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     }
     if (content.generationComplete || content.turnComplete) gen.completedAt ??= Date.now();
     if (content.interrupted && !this.#pendingReply) this.emit('input_speech_started', {});
-    const ended = content.turnComplete === true && this.#replyEnded(content);
+    const ended = content.turnComplete === true && this.#replyEnded(status);
     if (ended && !this.#discarding) this.#finishGeneration(gen);
     if (this.#discarding && (content.turnComplete || content.generationComplete)) {
       this.#discarding = false;
@@ -719,10 +730,12 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     this.#checkGoAway();
   }
 
-  /** On rows that reason in the background, a reply ends at IDLE, not at every turnComplete. */
-  #replyEnded(content: LiveServerContent): boolean {
-    if (this.#row.replyEnds !== 'idle') return true;
-    return content.interactionStatus !== 'IN_PROGRESS';
+  /**
+   * On rows that reason in the background, a reply ends at IDLE, not at every turnComplete (a
+   * spoken filler ends with turnComplete and IN_PROGRESS).
+   */
+  #replyEnded(status: string | undefined): boolean {
+    return this.#row.replyEnds !== 'idle' || status !== 'IN_PROGRESS';
   }
 
   #onToolCall(toolCall: LiveServerToolCall): void {
@@ -734,25 +747,9 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     for (const call of toolCall.functionCalls ?? []) {
       if (!call.name) continue;
       const callId = call.id || shortuuid('fnc-call-');
-      const acked = this.#o.toolBehavior === Behavior.NON_BLOCKING;
-      this.#toolCalls.set(callId, { name: call.name, acked });
-      if (acked) {
-        // Declared NON_BLOCKING: say at once that the result will follow (the plugin's protocol).
-        this.#send({
-          type: 'tool_response',
-          responses: [
-            {
-              ...(this.#row.functionResponseIds ? { id: callId } : {}),
-              name: call.name,
-              response: {},
-              willContinue: true,
-              ...(this.#o.toolResponseScheduling
-                ? { scheduling: this.#o.toolResponseScheduling }
-                : {}),
-            },
-          ],
-        });
-      }
+      // The result goes back once, when the function returns (a NON_BLOCKING call needs no
+      // interim response; `willContinue` is for functions that stream several results).
+      this.#toolCalls.set(callId, call.name);
       gen.pushFunctionCall(
         llm.FunctionCall.create({
           callId,
@@ -835,6 +832,16 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     );
     this.#restartNow('go_away');
   }
+}
+
+/**
+ * `interactionStatus`: the SDK types it on `serverContent`; Google's guide also shows it at the
+ * top level of a message (beside `toolCall`), where its samples read it. Either counts.
+ */
+function interactionStatus(message: LiveServerMessage): string | undefined {
+  const topLevel = (message as { interactionStatus?: unknown }).interactionStatus;
+  const status = message.serverContent?.interactionStatus ?? topLevel;
+  return typeof status === 'string' ? status : undefined;
 }
 
 function isPcm(mimeType: string | undefined): boolean {

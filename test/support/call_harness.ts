@@ -15,13 +15,30 @@ import { FakeGeminiServer, type FakeGeminiOptions } from '../../tools/fake_gemin
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 export const TEST_API_KEY = 'test-key-for-the-fake';
 
-/** The model families the end-to-end suites run every case on, and how each takes text turns. */
+/**
+ * The Gemini API rows the end-to-end suites run every case on: how each takes text turns, and
+ * whether it takes client content mid-session (then a resumed session gets the turns after its
+ * handle back as content). Vertex AI rows: test/vertex.e2e.test.ts.
+ */
 export const E2E_MODELS = [
-  { id: 'gemini-3.1-flash-live-preview', family: '3.1', textRoute: 'realtime_text' },
+  { id: 'gemini-3.8-live', family: '3.8', textRoute: 'user_content', midSession: true },
+  {
+    id: 'gemini-3.8-live-extended-thinking',
+    family: '3.8-thinking',
+    textRoute: 'user_content',
+    midSession: true,
+  },
+  {
+    id: 'gemini-3.1-flash-live-preview',
+    family: '3.1',
+    textRoute: 'realtime_text',
+    midSession: false,
+  },
   {
     id: 'gemini-2.5-flash-native-audio-preview-12-2025',
     family: '2.5',
     textRoute: 'client_content',
+    midSession: true,
   },
 ] as const;
 

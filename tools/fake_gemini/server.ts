@@ -53,6 +53,11 @@ export interface FakeReply {
   text?: string;
   /** Reply audio length; default derived from text (~70 ms per character, min 400 ms). 0 = a turn with no audio. */
   audioMs?: number;
+  /**
+   * Extended thinking only: what the model says while it reasons, before the answer (sent with
+   * `turnComplete` and `interactionStatus: IN_PROGRESS`; the answer then ends at IDLE).
+   */
+  filler?: string;
   /** Ask the client to call a function first; the fake waits for the matching toolResponse, then calls respond() again with the response. */
   toolCall?: { name: string; args: Record<string, unknown> };
 }
@@ -140,26 +145,40 @@ export interface FakeVideoFrame {
 }
 
 export type Backend = 'gemini' | 'vertex';
-type Family = 'native_audio_2_5' | 'live_3';
+/**
+ * - `native_audio_2_5`: client content anywhere; opt-in affective dialog and proactive audio.
+ * - `live_3_1`: thinking levels; synchronous functions only; client content only as declared
+ *   initial history; no affective dialog, proactivity or response scheduling.
+ * - `live_3_8`: no thinking config; affective dialog removed and proactive audio always on (the
+ *   setup must not carry either); NON_BLOCKING functions by default; client content with explicit
+ *   roles all session on the Gemini API, only as declared initial history on Vertex AI, where a
+ *   BLOCKING call is cancelled when new input arrives and function responses need their id.
+ * - `live_3_8_thinking`: as `live_3_8` (Gemini API), plus a required thinking level
+ *   (low/medium/high), NON_BLOCKING declarations only, no response scheduling; speaks a filler
+ *   before a function call and marks the end of an interaction with `interactionStatus: IDLE`.
+ */
+type Family = 'native_audio_2_5' | 'live_3_1' | 'live_3_8' | 'live_3_8_thinking';
 type LogEntry = { conn: number; at: number; msg: Json };
 
 /** Google's server-side model list, as far as the fake knows it. */
 const NATIVE_AUDIO_2_5 = { family: 'native_audio_2_5', backends: ['gemini'] } as const;
 const VERTEX_2_5 = { family: 'native_audio_2_5', backends: ['vertex'] } as const;
-// 3.x on Vertex is assumed (users report 3.1 Vertex 1007s), not verified.
-const LIVE_3 = { family: 'live_3', backends: ['gemini', 'vertex'] } as const;
 type ServerModel = { family: Family; backends: readonly Backend[]; video?: false };
 const SERVER_MODELS: Readonly<Record<string, ServerModel>> = {
   'gemini-2.5-flash-native-audio-preview-12-2025': NATIVE_AUDIO_2_5,
   'gemini-2.5-flash-native-audio-preview-09-2025': NATIVE_AUDIO_2_5,
   'gemini-live-2.5-flash-native-audio': VERTEX_2_5,
   'gemini-live-2.5-flash-preview-native-audio-09-2025': VERTEX_2_5,
-  'gemini-3.1-flash-live-preview': LIVE_3,
-  // UNVERIFIED: 3.8 is assumed to follow the 3.1 rules until observed against Google.
-  'gemini-3.8-live': LIVE_3,
+  'gemini-3.1-flash-live-preview': { family: 'live_3_1', backends: ['gemini'] },
+  'gemini-3.8-live': { family: 'live_3_8', backends: ['gemini', 'vertex'] },
+  'gemini-3.8-live-extended-thinking': { family: 'live_3_8_thinking', backends: ['gemini'] },
   // Test-only: no real Live model refuses video; this one stands in for one that would (1007).
   'fake-live-audio-only': { ...NATIVE_AUDIO_2_5, video: false },
 };
+const LIVE_3 = new Set<Family>(['live_3_1', 'live_3_8', 'live_3_8_thinking']);
+const LIVE_38 = new Set<Family>(['live_3_8', 'live_3_8_thinking']);
+/** What a reply on the extended-thinking model says while it runs a function in the background. */
+export const THINKING_FILLER = 'Let me check that. ';
 
 const GEMINI_PATH =
   /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
@@ -242,6 +261,18 @@ const alphaOnlyFields: SetupRule = ({ setup, endpoint }) => {
 
 const thinkingConfig: SetupRule = ({ setup, id, family }) => {
   const tc = setup.generationConfig?.thinkingConfig;
+  if (family === 'live_3_8') {
+    return tc !== undefined ? `Thinking config is not supported for models/${id}.` : undefined;
+  }
+  if (family === 'live_3_8_thinking') {
+    if (tc?.thinkingBudget !== undefined)
+      return `Thinking budget is not supported for models/${id}.`;
+    const level = String(tc?.thinkingLevel ?? '').toLowerCase();
+    if (!tc?.thinkingLevel) return 'Thinking level must be specified for this model.';
+    return ['low', 'medium', 'high'].includes(level)
+      ? undefined
+      : `Thinking level ${level.toUpperCase().slice(0, 20)} is not supported for models/${id}.`;
+  }
   if (!tc) return undefined;
   if (family === 'native_audio_2_5') {
     return tc.thinkingLevel !== undefined
@@ -264,17 +295,44 @@ const mediaResolution: SetupRule = ({ setup }) => {
   return `Invalid value at 'setup.generation_config.media_resolution' (${JSON.stringify(value)?.slice(0, 30)})`;
 };
 
-/** 3.x drops the 2.5 native-audio extras: affective dialog, proactivity, async (NON_BLOCKING) functions. */
+function declarationsOf(setup: Json): Json[] {
+  return (Array.isArray(setup.tools) ? setup.tools : []).flatMap(
+    (t: Json) => t?.functionDeclarations ?? [],
+  );
+}
+
+/**
+ * 3.x drops the 2.5 native-audio extras: 3.1 supports neither affective dialog, proactivity nor
+ * async functions; on 3.8 affective dialog is removed and proactive audio always on (sending
+ * either is refused); extended thinking takes NON_BLOCKING declarations only.
+ */
 const live3Extras: SetupRule = ({ setup, id, family }) => {
-  if (family !== 'live_3') return undefined;
+  if (!LIVE_3.has(family)) return undefined;
   if (setup.generationConfig?.enableAffectiveDialog !== undefined)
     return `Affective dialog is not supported for models/${id}.`;
   if (setup.proactivity !== undefined) return `Proactive audio is not supported for models/${id}.`;
-  const declarations: Json[] = (Array.isArray(setup.tools) ? setup.tools : []).flatMap(
-    (t: Json) => t?.functionDeclarations ?? [],
-  );
-  const async = declarations.find((d) => d?.behavior === 'NON_BLOCKING');
-  return async && `Function behavior NON_BLOCKING is not supported for models/${id}: ${async.name}`;
+  const declarations = declarationsOf(setup);
+  if (family === 'live_3_1') {
+    const async = declarations.find((d) => d?.behavior === 'NON_BLOCKING');
+    return (
+      async && `Function behavior NON_BLOCKING is not supported for models/${id}: ${async.name}`
+    );
+  }
+  if (family === 'live_3_8_thinking') {
+    const sync = declarations.find((d) => d?.behavior !== 'NON_BLOCKING');
+    return sync && `Function ${sync.name} must be declared NON_BLOCKING for models/${id}.`;
+  }
+  return undefined;
+};
+
+/** Vertex AI takes Google Search only with other search tools, never beside function calling. */
+const searchBesideFunctions: SetupRule = ({ setup, family, endpoint }) => {
+  if (endpoint.backend !== 'vertex' || family !== 'native_audio_2_5') return undefined;
+  const tools: Json[] = Array.isArray(setup.tools) ? setup.tools : [];
+  const search = tools.some((t) => t?.googleSearch !== undefined);
+  return search && declarationsOf(setup).length > 0
+    ? 'Google Search cannot be combined with function calling in the same request.'
+    : undefined;
 };
 
 const SETUP_RULES: readonly SetupRule[] = [
@@ -283,6 +341,7 @@ const SETUP_RULES: readonly SetupRule[] = [
   thinkingConfig,
   mediaResolution,
   live3Extras,
+  searchBesideFunctions,
 ];
 
 /** Close reasons are capped at 123 bytes by RFC 6455 (ws throws beyond that). */
@@ -549,7 +608,11 @@ class LiveSession {
   #modelTurnStarted = false;
   /** Declared initial history is still being sent (see #openHistory). */
   #historyOpen = false;
-  #pendingCall?: { id: string; name: string; turn: FakeTurn };
+  /** Client content since the last turn it asked for (answered together at `turnComplete`). */
+  #pendingContent: Json[] = [];
+  /** A function result that waits for the reply in flight to end (NON_BLOCKING, WHEN_IDLE). */
+  #deferredTurn?: { fields: Omit<FakeTurn, 'connection'>; prompt: PromptUsage };
+  #pendingCall?: { id: string; name: string; turn: FakeTurn; nonBlocking: boolean };
   #detector = new SpeechDetector();
   #manualActivity?: { audioMs: number };
   #calls = 0;
@@ -814,21 +877,30 @@ class LiveSession {
   #onClientContent(content: Json): void {
     const turns: Json[] = Array.isArray(content.turns) ? content.turns : [];
     const initialHistory = this.#historyOpen;
-    if (this.#family === 'live_3' && !initialHistory) return this.#fail(1007, INVALID_ARGUMENT);
-    // The plugin notes 3.1/3.8 reject a turn with no role; nobody accepts an unknown role.
+    if (!initialHistory && !this.#takesClientContent()) return this.#fail(1007, INVALID_ARGUMENT);
+    // 3.x requires explicit roles (user or model); nobody accepts an unknown role.
     const badRole = turns.some((t) =>
-      t?.role === undefined ? this.#family === 'live_3' : t.role !== 'user' && t.role !== 'model',
+      t?.role === undefined ? LIVE_3.has(this.#family) : t.role !== 'user' && t.role !== 'model',
     );
     if (badRole) return this.#fail(1007, INVALID_ARGUMENT);
     this.conn.history.push(...turns);
+    this.#pendingContent.push(...turns);
     if (content.turnComplete !== true) return;
+    const prompt = this.#pendingContent.splice(0);
     if (initialHistory) {
       // `turn_complete` ends the declared initial history; "it will not trigger a model call".
       this.#historyOpen = false;
       return;
     }
-    const text = clientContentText(turns);
+    // The model answers everything sent since the last turn (3.8: `turnComplete` alone asks).
+    const text = clientContentText(prompt);
     this.#userTurn({ source: 'client_content', text }, { text });
+  }
+
+  /** Client content outside declared initial history: 2.5 always, 3.8 on the Gemini API. */
+  #takesClientContent(): boolean {
+    if (this.#family === 'native_audio_2_5') return true;
+    return LIVE_38.has(this.#family) && this.#endpoint.backend === 'gemini';
   }
 
   /**
@@ -846,12 +918,8 @@ class LiveSession {
     const responses: Json[] = Array.isArray(toolResponse.functionResponses)
       ? toolResponse.functionResponses
       : [];
-    if (this.#family === 'live_3' && responses.some((r) => r?.scheduling !== undefined)) {
-      return this.#fail(
-        1007,
-        `Function response scheduling is not supported for models/${this.conn.model}.`,
-      );
-    }
+    const refusal = this.#toolResponseRefusal(responses);
+    if (refusal) return this.#fail(1007, refusal);
     for (const r of responses) {
       const call = this.#pendingCall;
       const matches = call && (r?.id === call.id || (r?.id === undefined && r?.name === call.name));
@@ -859,14 +927,56 @@ class LiveSession {
       if (!call || !matches || r.willContinue === true) continue;
       this.#pendingCall = undefined;
       const fr = { id: call.id, name: call.name, response: r.response };
-      this.#userTurn(
-        { source: 'tool_response', text: call.turn.text, toolResponse: fr },
-        { text: JSON.stringify(r.response ?? {}) },
-      );
+      const fields = { source: 'tool_response', text: call.turn.text, toolResponse: fr } as const;
+      const prompt = { text: JSON.stringify(r.response ?? {}) };
+      // A non-blocking result is spoken when the model is idle (WHEN_IDLE, the default).
+      if (this.#active && call.nonBlocking && r.scheduling !== 'INTERRUPT') {
+        this.#deferredTurn = { fields, prompt };
+      } else {
+        this.#userTurn(fields, prompt);
+      }
     }
   }
 
+  /** Function responses the model's rules refuse: scheduling, ids, willContinue per backend. */
+  #toolResponseRefusal(responses: Json[]): string | undefined {
+    const model = `models/${this.conn.model}`;
+    const vertex = this.#endpoint.backend === 'vertex';
+    const noScheduling =
+      this.#family === 'live_3_1' ||
+      this.#family === 'live_3_8_thinking' ||
+      (vertex && this.#family === 'native_audio_2_5');
+    if (noScheduling && responses.some((r) => r?.scheduling !== undefined)) {
+      return `Function response scheduling is not supported for ${model}.`;
+    }
+    if (vertex && responses.some((r) => r?.willContinue !== undefined)) {
+      return `willContinue is not supported for ${model} on Vertex AI.`;
+    }
+    if (
+      vertex &&
+      this.#family === 'native_audio_2_5' &&
+      responses.some((r) => r?.id !== undefined)
+    ) {
+      return `Invalid JSON payload received. Unknown name "id" at 'tool_response.function_responses[0]': Cannot find field.`;
+    }
+    if (vertex && LIVE_38.has(this.#family) && responses.some((r) => !r?.id)) {
+      return `A function response must carry the id of its call for ${model}.`;
+    }
+    return undefined;
+  }
+
   #userTurn(fields: Omit<FakeTurn, 'connection'>, prompt: PromptUsage): void {
+    const call = this.#pendingCall;
+    if (
+      call &&
+      !call.nonBlocking &&
+      fields.source !== 'tool_response' &&
+      LIVE_38.has(this.#family)
+    ) {
+      // 3.8 cancels a BLOCKING call when new input arrives.
+      this.#pendingCall = undefined;
+      this.#send({ toolCallCancellation: { ids: [call.id] } });
+    }
     const turn: FakeTurn = { ...fields, connection: this.conn };
     this.conn.turns.push(turn);
     this.#host.notify();
@@ -882,23 +992,53 @@ class LiveSession {
     this.#active = { prompt, sentAudioMs: 0 };
     if (this.#emptyReplies > 0) {
       this.#emptyReplies--;
-      return this.#streamReply(epoch, { audioMs: 0 });
+      await this.#streamReply(epoch, { audioMs: 0 });
+      return;
     }
     const reply = await this.#host.options.respond(turn);
     if (epoch !== this.#epoch || this.conn.closedBy) return;
-    if (reply.toolCall) return this.#sendToolCall(turn, reply.toolCall);
+    if (reply.toolCall) {
+      if (this.#family === 'live_3_8_thinking') {
+        // It says what it is doing, then runs the function in the background.
+        const filler = { text: THINKING_FILLER, audioMs: defaultReplyAudioMs(THINKING_FILLER) };
+        if (!(await this.#streamReply(epoch, filler, 'IN_PROGRESS'))) return;
+      }
+      return this.#sendToolCall(turn, reply.toolCall);
+    }
+    if (reply.filler && this.#family === 'live_3_8_thinking') {
+      const filler = { text: reply.filler, audioMs: defaultReplyAudioMs(reply.filler) };
+      if (!(await this.#streamReply(epoch, filler, 'IN_PROGRESS'))) return;
+      this.#active = { prompt: {}, sentAudioMs: 0 };
+    }
     await this.#streamReply(epoch, reply);
   }
 
   #sendToolCall(turn: FakeTurn, call: NonNullable<FakeReply['toolCall']>): void {
     const id = `call-${++this.#calls}`;
-    this.#pendingCall = { id, name: call.name, turn };
+    this.#pendingCall = { id, name: call.name, turn, nonBlocking: this.#nonBlocking(call.name) };
     this.#active = undefined; // the model now waits for the client, nothing to interrupt
-    this.#send({ toolCall: { functionCalls: [{ id, name: call.name, args: call.args }] } });
+    this.#send({
+      toolCall: { functionCalls: [{ id, name: call.name, args: call.args }] },
+      // Extended thinking: the interaction goes on in the background (Google's guide shows the
+      // status beside the tool call).
+      ...(this.#family === 'live_3_8_thinking' ? { interactionStatus: 'IN_PROGRESS' } : {}),
+    });
     this.#fault('tool_call');
   }
 
-  async #streamReply(epoch: number, reply: FakeReply): Promise<void> {
+  /** How the model runs `name`: its declared behavior, else the model's default. */
+  #nonBlocking(name: string): boolean {
+    const declared = declarationsOf(this.conn.setup).find((d) => d?.name === name)?.behavior;
+    if (declared !== undefined) return declared === 'NON_BLOCKING';
+    return LIVE_38.has(this.#family);
+  }
+
+  /** Stream a reply and complete its turn; false when it was cut (interrupted, closed). */
+  async #streamReply(
+    epoch: number,
+    reply: FakeReply,
+    status: 'IN_PROGRESS' | 'IDLE' = 'IDLE',
+  ): Promise<boolean> {
     const { chunkMs, paceFactor, replyDelayMs } = this.#host.options;
     const audioMs = Math.max(0, reply.audioMs ?? defaultReplyAudioMs(reply.text ?? ''));
     const chunks = Math.ceil(audioMs / chunkMs);
@@ -908,7 +1048,7 @@ class LiveSession {
     let piece = 0;
     let sample = 0;
     for (let i = 0; i < chunks; i++) {
-      if (!(await this.#pause(epoch, i === 0 ? replyDelayMs : chunkMs / paceFactor))) return;
+      if (!(await this.#pause(epoch, i === 0 ? replyDelayMs : chunkMs / paceFactor))) return false;
       const count = Math.round(
         (Math.min(chunkMs, audioMs - i * chunkMs) * OUTPUT_SAMPLE_RATE) / 1000,
       );
@@ -924,23 +1064,28 @@ class LiveSession {
       for (; piece < pieces.length && Math.floor((piece * chunks) / pieces.length) <= i; piece++)
         this.#sendTranscript(pieces[piece]);
       this.#fault('reply', i + 1);
-      if (epoch !== this.#epoch || this.conn.closedBy) return;
+      if (epoch !== this.#epoch || this.conn.closedBy) return false;
     }
-    if (chunks === 0 && !(await this.#pause(epoch, replyDelayMs))) return;
+    if (chunks === 0 && !(await this.#pause(epoch, replyDelayMs))) return false;
     for (; piece < pieces.length; piece++) this.#sendTranscript(pieces[piece]);
     this.#send({ serverContent: { generationComplete: true } });
-    this.#completeTurn();
+    this.#completeTurn(false, status);
+    return true;
   }
 
   #sendTranscript(text: string | undefined): void {
     this.#send({ serverContent: { outputTranscription: { text } } });
   }
 
-  #completeTurn(interrupted = false): void {
+  #completeTurn(interrupted = false, status: 'IN_PROGRESS' | 'IDLE' = 'IDLE'): void {
     const active = this.#active;
     this.#active = undefined;
     this.#send({
-      serverContent: { turnComplete: true },
+      // 3.8 reports the interaction's status with every turnComplete.
+      serverContent: {
+        turnComplete: true,
+        ...(LIVE_38.has(this.#family) ? { interactionStatus: status } : {}),
+      },
       usageMetadata: usageMetadata(active?.prompt ?? {}, active?.sentAudioMs ?? 0),
     });
     // Separate, later frame: the plugin drops anything that arrives with setupComplete.
@@ -950,6 +1095,9 @@ class LiveSession {
       this.#send({ sessionResumptionUpdate: { newHandle, resumable: true } });
     }
     if (!interrupted) this.#fault('turn_complete');
+    const deferred = this.#deferredTurn;
+    this.#deferredTurn = undefined;
+    if (deferred && !this.conn.closedBy) this.#userTurn(deferred.fields, deferred.prompt);
   }
 
   /** Barge-in: stop the reply in flight, tell the client, and close the turn with what was sent. */
