@@ -27,10 +27,17 @@ function cells(markdown: string): string[][] {
 }
 
 describe('README', () => {
-  it('shows the model table generated from src/config/models.ts', () => {
+  it('shows the model table generated from src/config/models.ts, with its sources', () => {
     const match = /<!-- model-table:start -->([\s\S]*?)<!-- model-table:end -->/.exec(readme);
     expect(match, 'README has the model-table markers').not.toBeNull();
     expect(cells(match![1]!)).toEqual(cells(modelTableMarkdown()));
+    const prose = (markdown: string) =>
+      markdown
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && !line.startsWith('|'));
+    expect(prose(match![1]!)).toEqual(prose(modelTableMarkdown()));
+    expect(prose(modelTableMarkdown()).length).toBeGreaterThan(6);
   });
 
   it('lists every call option variable in the Configuration table and in .env.example', () => {

@@ -83,10 +83,26 @@ function cell(m: ModelCapabilities, [, text, source]: Column): string {
   return `${text(m)}${inferred ? INFERRED_MARK : ''}`;
 }
 
-/** Label of each documentation page in the sources list. */
+/** How each documentation page is named in the sources list. */
+const PAGE_TITLES: Record<keyof typeof DOCS, string> = {
+  g38: 'Gemini 3.8 Live',
+  g38Thinking: 'Gemini 3.8 Live Extended Thinking',
+  liveThinking: 'Live API: thinking',
+  g31: 'Gemini 3.1 Flash Live',
+  liveGuide: 'Live API capabilities guide',
+  liveTools: 'Live API: tools',
+  v38Guide: 'Vertex AI: Gemini 3.8 Live guide',
+  v38Model: 'Vertex AI: Gemini 3.8 Live',
+  v38Migrate: 'Vertex AI: migrate from 2.5 to 3.8 Live',
+  vAvatars: 'Vertex AI: Live Avatars',
+  vAsyncTools: 'Vertex AI: asynchronous function calling',
+  vCapabilities: 'Vertex AI: Live API capabilities',
+  v25Model: 'Vertex AI: Gemini 2.5 Flash Live',
+};
+
 function pageName(url: string): string {
   const key = (Object.keys(DOCS) as (keyof typeof DOCS)[]).find((k) => DOCS[k] === url);
-  return key ?? url;
+  return key ? PAGE_TITLES[key] : url;
 }
 
 /** Per row: each page and the columns read there, then each inferred column and why. */
