@@ -218,7 +218,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
 
     it('exits 0 after one spoken turn', () => {
       expectExit(run, 0);
-      expect(turnsOf(fake).map((t) => t.source)).toEqual(['realtime_text', 'audio']);
+      expect(turnsOf(fake).map((t) => t.source)).toEqual(['client_content', 'audio']);
       expect(run.stderr).toBe('');
     });
 
@@ -504,7 +504,7 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
       expect(run.stderr).toMatch(/^console: timed out: .*answered.*\n$/);
       expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
       // The model was asked (the greeting reached it) and never answered.
-      expect(turnsOf(fake).map((t) => t.source)).toContain('realtime_text');
+      expect(turnsOf(fake).map((t) => t.source)).toContain('client_content');
       const lines = readTranscript(transcript);
       expect(lines.some((l) => l.type === 'input' && l.state === 'started')).toBe(true);
       const usage = lines.at(-1)!;
