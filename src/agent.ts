@@ -16,7 +16,7 @@ import {
   defineAgent,
   log,
 } from '@livekit/agents';
-import { resolveInstructions } from './config/contexts.ts';
+import { withContext } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
@@ -38,7 +38,7 @@ export function settingsForJob(
         'worker defaults the dispatched model cannot take were left out',
       );
     }
-    return { settings, instructions: resolveInstructions(settings) };
+    return withContext(settings);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log().error(

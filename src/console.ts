@@ -32,7 +32,7 @@ import { AvatarError, resolveAvatar } from './avatar/avatar_source.ts';
 import { AvatarPublisher } from './avatar/publisher.ts';
 import { Y4mWriter } from './avatar/y4m_writer.ts';
 import { fieldName } from './config/call_options.ts';
-import { resolveInstructions } from './config/contexts.ts';
+import { withContext } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Settings, loadSettings } from './config/settings.ts';
@@ -220,8 +220,9 @@ export async function runConsole(argv: string[]): Promise<number> {
   let stopped: NodeJS.Signals | undefined;
   const signalled = untilSignal().then((signal) => void (stopped = signal));
   const speech = readInputWav(args.input, MIC_RATE);
-  const settings = applyDispatchMetadata(loadSettings(), readMetadata(args.metadata));
-  const instructions = resolveInstructions(settings);
+  const { settings, instructions } = withContext(
+    applyDispatchMetadata(loadSettings(), readMetadata(args.metadata)),
+  );
   const avatar = args.video ? chooseAvatar(args, settings) : undefined;
   const camera = args.camera ? openCamera(args.camera) : undefined;
 
