@@ -82,7 +82,18 @@ export interface Settings {
   /** Worker defaults a dispatch's model could not take, so they were left out (for a log line). */
   droppedDefaults?: string[];
   avatar: AvatarSettings;
+  /** LiveAvatar, for avatar ids that name its avatars (env only). */
+  liveavatar: LiveAvatarSettings;
 }
+
+export interface LiveAvatarSettings {
+  /** LIVEAVATAR_API_KEY; without it LiveAvatar avatar ids are refused. */
+  apiKey?: Secret;
+  /** LIVEAVATAR_API_URL: https://api.liveavatar.com, a proxy or a local stand-in. */
+  apiUrl: string;
+}
+
+export const DEFAULT_LIVEAVATAR_API_URL = 'https://api.liveavatar.com';
 
 /** The in-process avatar (env only; a dispatch picks only `avatar_id`). */
 export interface AvatarSettings {
@@ -290,6 +301,17 @@ function avatarFromEnv(env: Env, problems: string[]): AvatarSettings {
   };
 }
 
+function liveavatarFromEnv(env: Env, problems: string[]): LiveAvatarSettings {
+  const apiKey = text(env, 'LIVEAVATAR_API_KEY');
+  const apiUrl = text(env, 'LIVEAVATAR_API_URL') ?? DEFAULT_LIVEAVATAR_API_URL;
+  if (!/^https?:\/\/[^/]/.test(apiUrl)) {
+    problems.push(
+      `LIVEAVATAR_API_URL: ${showValue(apiUrl)} is not valid (allowed: an http:// or https:// URL)`,
+    );
+  }
+  return { ...(apiKey ? { apiKey: new Secret(apiKey) } : {}), apiUrl };
+}
+
 /**
  * Build Settings from an environment (process.env after loadEnvFiles, or a test's object).
  * Throws one ConfigError listing every problem, each as `FIELD: what is wrong; the fix`.
@@ -322,6 +344,7 @@ export function loadSettings(env: Env = process.env): Settings {
   const dispatch = oneOf(env, 'AGENT_DISPATCH', DISPATCH_MODES, problems) ?? 'explicit';
   const livekit = livekitFromEnv(env, problems);
   const avatar = avatarFromEnv(env, problems);
+  const liveavatar = liveavatarFromEnv(env, problems);
   if (capabilities) problems.push(...modelProblems(call, capabilities, {}, model));
   if (problems.length > 0 || !capabilities) throw new ConfigError(problems);
 
@@ -339,6 +362,7 @@ export function loadSettings(env: Env = process.env): Settings {
     agentName:
       dispatch === 'automatic' ? '' : (text(env, 'LIVEKIT_AGENT_NAME') ?? DEFAULT_AGENT_NAME),
     avatar,
+    liveavatar,
   };
 }
 
