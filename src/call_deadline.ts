@@ -25,6 +25,7 @@ export class CallDeadline {
   #endsAt: number;
   #timer?: NodeJS.Timeout;
   #done = false;
+  #expired = false;
 
   constructor({ durationMs, onExpired, now = Date.now }: CallDeadlineOptions) {
     this.#onExpired = onExpired;
@@ -44,7 +45,7 @@ export class CallDeadline {
 
   /** The time ran out (onExpired was called). */
   get expired(): boolean {
-    return this.#done && this.remainingMs === 0;
+    return this.#expired;
   }
 
   /** Move the end `ms` later (a keep-alive). Does nothing once the call has ended or stopped. */
@@ -74,6 +75,7 @@ export class CallDeadline {
       return;
     }
     this.#done = true;
+    this.#expired = true;
     this.#onExpired(MAX_DURATION_REACHED);
   }
 }

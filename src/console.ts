@@ -349,7 +349,15 @@ export async function runConsole(argv: string[]): Promise<number> {
       over.then(() => false),
     ]);
     offline.events.add('input', {
-      state: inputSent ? 'finished' : stopped ? 'stopped' : ended ? 'call_ended' : 'timed_out',
+      state: inputSent
+        ? 'finished'
+        : stopped
+          ? 'stopped'
+          : ended
+            ? 'call_ended'
+            : limitReached
+              ? 'max_session_duration'
+              : 'timed_out',
     });
     answered = await Promise.race([
       offline.untilAnswered({ deadline, since, settleMs: args.settleMs }),
