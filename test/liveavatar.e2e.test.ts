@@ -11,10 +11,13 @@
  * failure leaves the call going on our built-in face, with one warning line.
  */
 import { initializeLogger } from '@livekit/agents';
+import { type LocalTrackPublication, TrackSource } from '@livekit/rtc-node';
 import { TokenVerifier } from 'livekit-server-sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { VirtualSpeaker } from '../src/audio/virtual_speaker.ts';
-import { liveAvatarFor } from '../src/avatar/from_settings.ts';
+import { callAvatarFor, liveAvatarFor } from '../src/avatar/from_settings.ts';
+import type { LiveAvatarAudioOutput } from '../src/avatar/liveavatar/audio_output.ts';
+import type { RoomLike } from '../src/avatar/publisher.ts';
 import type { LiveAvatarAvatar } from '../src/avatar/liveavatar/avatar.ts';
 import { withContext } from '../src/config/contexts.ts';
 import type { Env, Settings } from '../src/config/settings.ts';
@@ -424,6 +427,84 @@ describe('each LiveAvatar failure: the call goes on with our face, one warning l
     // A session that was created is stopped.
     for (const session of call.la.sessions) {
       await call.la.waitFor(() => session.stopReason !== undefined, 5000, 'stop');
+    }
+  });
+});
+
+describe('in a room', () => {
+  /** The part of a connected room the avatar uses: what our agent participant publishes. */
+  function standInRoom(): RoomLike & { sources: TrackSource[] } {
+    const sources: TrackSource[] = [];
+    return {
+      isConnected: true,
+      sources,
+      localParticipant: {
+        publishTrack: async (_track, options) => {
+          sources.push(options.source!);
+          return {} as LocalTrackPublication;
+        },
+      },
+      on: () => undefined,
+      off: () => undefined,
+    };
+  }
+
+  async function roomCall(failNext?: [string, 'unauthorized']) {
+    const gemini = await FakeGeminiServer.start({ apiKey: TEST_API_KEY });
+    const la = await FakeLiveAvatarServer.start();
+    if (failNext) la.failNext(...failNext);
+    const env: Env = {
+      AGENT_GREETING: 'Say hello.',
+      LIVEAVATAR_API_KEY: DEFAULT_API_KEY,
+      LIVEAVATAR_API_URL: la.baseUrl,
+      AVATAR_SIZE: '64x64',
+    };
+    const { settings } = withContext(
+      testSettings(gemini, env, JSON.stringify({ avatar_id: AVATAR })),
+    );
+    const session = await createCallSession({ settings, echoFree: true, outputCanPause: false });
+    const avatar = callAvatarFor(settings, { roomName: ROOM, agentIdentity: AGENT })!;
+    const room = standInRoom();
+    await avatar.start(session.session, room);
+    const output = session.session.output.audio as LiveAvatarAudioOutput;
+    const offline = await OfflineCall.start(session, { speaker: output });
+    const close = async () => {
+      await offline.close();
+      await avatar.close();
+      await gemini.close();
+      await la.close();
+    };
+    return { gemini, la, room, offline, output, close };
+  }
+
+  it('LiveAvatar publishes the avatar; our agent publishes nothing of its own', async () => {
+    const call = await roomCall();
+    try {
+      await call.offline.call.greet();
+      expect(call.output.mode).toBe('live');
+      expect(call.room.sources).toEqual([]);
+      expect(call.la.sessions[0]!.config).toMatchObject({
+        livekit_config: { livekit_room: ROOM },
+      });
+      expect(speaks(call.la).length).toBeGreaterThan(0);
+    } finally {
+      await call.close();
+    }
+  });
+
+  it('when LiveAvatar refuses, our face is published from the agent and plays the greeting', async () => {
+    const call = await roomCall(['token', 'unauthorized']);
+    try {
+      await call.offline.call.greet();
+      expect(call.output.mode).toBe('fallback');
+      expect(call.room.sources).toEqual([TrackSource.SOURCE_MICROPHONE, TrackSource.SOURCE_CAMERA]);
+      const replies = call.offline.events.ofType('message').filter((e) => e.role === 'assistant');
+      expect(replies.map((r) => r.interrupted)).toEqual([false]);
+      expect(takeWarnings().map((w) => w.msg)).toEqual([
+        'LiveAvatar failed; the call goes on with the built-in avatar',
+      ]);
+    } finally {
+      await call.close();
     }
   });
 });
