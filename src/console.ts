@@ -209,7 +209,9 @@ function consoleLiveAvatar(settings: Settings, writer: WavWriter | undefined): L
   const place = { roomName: `console-${Date.now().toString(36)}`, agentIdentity: 'console-agent' };
   const fallback = async () =>
     new VirtualSpeaker({ sampleRate: SPEAKER_RATE, onPlayed: (samples) => writer?.write(samples) });
-  return liveAvatarFor(settings, place, fallback, { onSent: (samples) => writer?.write(samples) });
+  return liveAvatarFor(settings, place, fallback, {
+    output: { onSent: (samples) => writer?.write(samples) },
+  });
 }
 
 /** `--metadata` is JSON text, or `@path` to a file holding it. */

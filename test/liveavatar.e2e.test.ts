@@ -32,6 +32,7 @@ import {
   type RecordedCommand,
 } from '../tools/fake_liveavatar/server.ts';
 import { TEST_API_KEY, speechFixture, testSettings } from './support/call_harness.ts';
+import { concatSamples } from './support/signals.ts';
 
 const AVATAR = '7d2f4c1e-5b3a-4e8f-9c6d-1a2b3c4d5e6f';
 const LIVEKIT = { key: 'lk-test-key', secret: 'lk-test-secret-long-enough-for-hs256' };
@@ -87,6 +88,8 @@ async function startCall(
     gemini?: FakeGeminiOptions;
     metadata?: Record<string, unknown>;
     env?: Env;
+    /** session.keep_alive after this long without sending. */
+    keepAliveMs?: number;
     /** Tuning of the LiveAvatar audio output. */
     output?: { interruptAckTimeoutMs?: number };
     /** Fail the next REST call to an endpoint. */
@@ -119,7 +122,10 @@ async function startCall(
     { roomName: ROOM, agentIdentity: AGENT },
     async () =>
       new VirtualSpeaker({ onPlayed: (s, info) => fallback.push({ samples: s.length, ...info }) }),
-    { interruptAckTimeoutMs: 400, playbackGraceMs: 600, ...options.output },
+    {
+      output: { interruptAckTimeoutMs: 400, playbackGraceMs: 600, ...options.output },
+      keepAliveMs: options.keepAliveMs ?? 60_000,
+    },
   );
   const offline = await OfflineCall.start(session, { speaker: avatar.output });
   avatar.open();
@@ -151,16 +157,6 @@ function geminiAudio(gemini: FakeGeminiServer): Int16Array {
     .map((d) => Buffer.from(d, 'base64'));
   const bytes = Buffer.concat(parts);
   return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
-}
-
-function concat(arrays: Int16Array[]): Int16Array {
-  const out = new Int16Array(arrays.reduce((n, a) => n + a.length, 0));
-  let offset = 0;
-  for (const a of arrays) {
-    out.set(a, offset);
-    offset += a.length;
-  }
-  return out;
 }
 
 const speaks = (la: FakeLiveAvatarServer): RecordedCommand[] =>
@@ -227,7 +223,7 @@ describe.each(['documented', 'observed', 'both'] as const)(
       const sent = speaks(la);
       expect(sent.every((c) => !c.dropped)).toBe(true);
       expect(session!.violations).toEqual([]);
-      const received = concat(sent.map((c) => c.audio!));
+      const received = concatSamples(...sent.map((c) => c.audio!));
       const expected = geminiAudio(gemini);
       expect(received.length).toBe(expected.length);
       expect(Buffer.from(received.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
@@ -339,6 +335,17 @@ describe('barge-in', () => {
     expect(next.at - interrupt.at).toBeGreaterThanOrEqual(3990);
     const replies = call.offline.events.ofType('message').filter((e) => e.role === 'assistant');
     expect(replies.at(-1)).toMatchObject({ text: 'Sure.', interrupted: false });
+  });
+});
+
+describe('keep-alive', () => {
+  it('sends session.keep_alive when nothing else was sent for a while', async () => {
+    const call = await startCall({ keepAliveMs: 150 });
+    await call.la.waitFor((f) => (f.sessions[0]?.keepAlives ?? 0) >= 3, 5000, 'keep-alives');
+    const commands = call.la.sessions[0]!.commands;
+    expect(commands.every((c) => c.type === 'session.keep_alive' && !c.dropped)).toBe(true);
+    const gaps = commands.slice(1).map((c, i) => c.at - commands[i]!.at);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(140);
   });
 });
 

@@ -9,7 +9,7 @@ import { fieldName } from '../config/call_options.ts';
 import { ConfigError, showValue } from '../config/errors.ts';
 import type { Settings } from '../config/settings.ts';
 import { AvatarError, resolveAvatar } from './avatar_source.ts';
-import { LiveAvatarAvatar } from './liveavatar/avatar.ts';
+import { LiveAvatarAvatar, type LiveAvatarAvatarOptions } from './liveavatar/avatar.ts';
 import type { FallbackSpeaker } from './liveavatar/audio_output.ts';
 import { AvatarPublisher, type AvatarPublisherOptions, type RoomLike } from './publisher.ts';
 
@@ -104,8 +104,9 @@ class RoomLiveAvatar implements CallAvatar {
   readonly #place: CallPlace;
   readonly #face: () => AvatarPublisher;
   #room?: RoomLike;
-  #fallback?: AvatarPublisher;
+  #fallback?: Promise<AvatarPublisher>;
   #avatar?: LiveAvatarAvatar;
+  #closed = false;
 
   constructor(settings: Settings, place: CallPlace, face: () => AvatarPublisher) {
     this.#settings = settings;
@@ -116,19 +117,24 @@ class RoomLiveAvatar implements CallAvatar {
   async start(session: voice.AgentSession, room?: RoomLike): Promise<void> {
     this.#room = room;
     this.#avatar = liveAvatarFor(this.#settings, this.#place, async () => {
-      this.#fallback = this.#face();
-      const sink = await this.#fallback.prepare();
-      if (this.#room) await this.#fallback.publishTo(this.#room);
-      return sink;
+      if (this.#closed) throw new Error('the call has ended');
+      const face = this.#face();
+      this.#fallback = face.prepare().then(() => face);
+      await this.#fallback;
+      if (this.#room) await face.publishTo(this.#room);
+      return face.sink;
     });
     await this.#avatar.start(session);
   }
 
   async close(reason?: string): Promise<void> {
+    this.#closed = true;
     try {
       await this.#avatar?.close(reason);
     } finally {
-      await this.#fallback?.close();
+      // A face still being prepared is closed once ready, so its frame clock never outlives the call.
+      const face = await this.#fallback?.catch(() => undefined);
+      await face?.close();
     }
   }
 }
@@ -138,7 +144,7 @@ export function liveAvatarFor(
   settings: Settings,
   place: CallPlace,
   fallback: () => Promise<FallbackSpeaker>,
-  output?: ConstructorParameters<typeof LiveAvatarAvatar>[0]['output'],
+  tuning: Pick<LiveAvatarAvatarOptions, 'output' | 'keepAliveMs'> = {},
 ): LiveAvatarAvatar {
   const { call, liveavatar, livekit } = settings;
   return new LiveAvatarAvatar({
@@ -155,6 +161,6 @@ export function liveAvatarFor(
     ...(call.maxSessionDurationSeconds !== undefined
       ? { maxSessionDurationSeconds: call.maxSessionDurationSeconds }
       : {}),
-    ...(output ? { output } : {}),
+    ...tuning,
   });
 }

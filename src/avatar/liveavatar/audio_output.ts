@@ -43,8 +43,11 @@ export interface LiveAvatarAudioOutputOptions {
   chunkMs?: number;
   /** The first chunk of an utterance. Default 300 ms. */
   firstChunkMs?: number;
-  /** Audio short of a chunk is sent after this long without new audio. Default 100 ms. */
-  idleFlushMs?: number;
+  /**
+   * Audio waits at most this long for its chunk to fill: a reply that arrives in real time goes in
+   * pieces of about this length, so the avatar never starves waiting for a whole chunk. Default 200 ms.
+   */
+  maxWaitMs?: number;
   /** The next reply waits at most this long for LiveAvatar to acknowledge an interrupt. Default 500 ms. */
   interruptAckTimeoutMs?: number;
   /** A playback event this late is taken as lost. Default 1500 ms. */
@@ -69,6 +72,8 @@ interface Segment {
   /** When LiveAvatar started playing it (reported, or assumed when the event was lost). */
   playingSince?: number;
   firstSentAt?: number;
+  /** When the oldest audio not yet sent arrived. */
+  waitingSince?: number;
   /** At least one frame went to the fallback speaker, which then owes it a finish. */
   forwarded: boolean;
   timer?: NodeJS.Timeout;
@@ -87,7 +92,8 @@ export class LiveAvatarAudioOutput extends voice.AudioOutput {
   #socket?: LiteSocket;
   #held = false;
   #ackTimer?: NodeJS.Timeout;
-  #idleTimer?: NodeJS.Timeout;
+  /** Sends audio that has waited maxWaitMs. */
+  #waitTimer?: NodeJS.Timeout;
   #speaker?: FallbackSpeaker;
   /** Segments forwarded to the speaker, in order, awaiting its playback-finished. */
   readonly #speakerQueue: Segment[] = [];
@@ -132,6 +138,7 @@ export class LiveAvatarAudioOutput extends voice.AudioOutput {
       segment = this.#newSegment();
       this.#segments.push(segment);
     }
+    if (segment.captured === segment.delivered) segment.waitingSince = Date.now();
     append(segment, samples);
     if (this.#mode === 'live') this.#pump(false);
     else if (this.#mode === 'fallback') await this.#forward();
@@ -152,7 +159,7 @@ export class LiveAvatarAudioOutput extends voice.AudioOutput {
     if (this.#segments.length === 0) return;
     // Close the open segment too, so the next frame starts a new one with its own events.
     super.flush();
-    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#waitTimer);
     const now = Date.now();
     if (this.#mode === 'live' && this.#socket?.open) {
       const sent = this.#segments.some((s) => s.target === 'liveavatar' && s.delivered > 0);
@@ -228,7 +235,7 @@ export class LiveAvatarAudioOutput extends voice.AudioOutput {
     this.#mode = 'switching';
     this.#socket?.close();
     this.#socket = undefined;
-    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#waitTimer);
     this.#release();
     const now = Date.now();
     for (const segment of [...this.#segments]) {
@@ -267,18 +274,24 @@ export class LiveAvatarAudioOutput extends voice.AudioOutput {
 
   // ---- LiveAvatar ------------------------------------------------------------------------------
 
-  /** Send what is due: whole chunks, the rest of flushed segments (`force`: of the last one too). */
+  /**
+   * Send what is due: whole chunks, audio that waited maxWaitMs, the rest of flushed segments
+   * (`force`: of the open one too).
+   */
   #pump(force: boolean): void {
-    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#waitTimer);
     const socket = this.#socket;
     if (this.#mode !== 'live' || !socket?.open || this.#held) return;
+    const maxWait = this.#options.maxWaitMs ?? 200;
+    const now = Date.now();
     for (const segment of this.#segments) {
       if (segment.ended) continue;
       segment.target = 'liveavatar';
+      const waited = now - (segment.waitingSince ?? now) >= maxWait;
       for (;;) {
         const pending = segment.captured - segment.delivered;
         const size = segment.delivered === 0 ? this.#firstChunk : this.#chunk;
-        const last = segment.flushed || force;
+        const last = segment.flushed || force || waited;
         if (pending === 0 || (pending < size && !last)) break;
         this.#send(socket, segment, Math.min(pending, size));
       }
@@ -287,8 +300,10 @@ export class LiveAvatarAudioOutput extends voice.AudioOutput {
         segment.ended = true;
         this.#armEndTimer(segment);
       } else if (segment.captured > segment.delivered) {
-        this.#idleTimer = setTimeout(() => this.#pump(true), this.#options.idleFlushMs ?? 100);
-        this.#idleTimer.unref();
+        // Audio that keeps coming does not push the send later: the wait counts from its arrival.
+        const due = (segment.waitingSince ?? now) + maxWait;
+        this.#waitTimer = setTimeout(() => this.#pump(false), Math.max(0, due - now));
+        this.#waitTimer.unref();
       }
     }
   }
@@ -303,6 +318,7 @@ export class LiveAvatarAudioOutput extends voice.AudioOutput {
     });
     this.#options.onSent?.(samples.slice());
     segment.delivered += count;
+    segment.waitingSince = Date.now();
     if (segment.firstSentAt === undefined) {
       segment.firstSentAt = Date.now();
       // The started event may be lost: then it is taken as playing since its audio went.

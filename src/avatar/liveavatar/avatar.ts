@@ -56,6 +56,8 @@ export interface LiveAvatarAvatarOptions {
   output?: Omit<LiveAvatarAudioOutputOptions, 'fallback' | 'onFailed'>;
   /** Time for the LITE socket to connect. Default 15000 ms. */
   connectTimeoutMs?: number;
+  /** `session.keep_alive` after this long without sending. Default 60000 ms. */
+  keepAliveMs?: number;
   /** Per REST call. Default 10000 ms. */
   requestTimeoutMs?: number;
 }
@@ -128,6 +130,7 @@ export class LiveAvatarAvatar {
     if (this.#closed) return;
     const socket = await LiteSocket.connect(started.wsUrl, {
       ...(o.connectTimeoutMs ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+      ...(o.keepAliveMs ? { keepAliveMs: o.keepAliveMs } : {}),
       onEvent: (event) => this.output.receive(event),
       onLost: (why) => this.output.fail(why),
     });
