@@ -16,11 +16,17 @@ import {
   defineAgent,
   log,
 } from '@livekit/agents';
-import { resolveInstructions } from './config/contexts.ts';
+import { withContext } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
-import { avatarPublisherFor, checkAvatar } from './avatar/from_settings.ts';
+import {
+  type CallAvatar,
+  type CallPlace,
+  callAvatarFor,
+  checkAvatar,
+} from './avatar/from_settings.ts';
+import { CallDeadline, MAX_DURATION_REACHED } from './call_deadline.ts';
 import { prewarmWorker } from './prewarm.ts';
 import { createCallSession } from './session.ts';
 
@@ -38,7 +44,7 @@ export function settingsForJob(
         'worker defaults the dispatched model cannot take were left out',
       );
     }
-    return { settings, instructions: resolveInstructions(settings) };
+    return withContext(settings);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log().error(
@@ -54,10 +60,11 @@ export interface JobDeps {
   /** The worker's environment (default: process.env). */
   env?: Env;
   createCallSession: typeof createCallSession;
-  avatarPublisherFor: typeof avatarPublisherFor;
+  /** The call's avatar source (ours or LiveAvatar's), or undefined when the avatar is off. */
+  avatarPublisherFor: (settings: Settings, place: CallPlace) => CallAvatar | undefined;
 }
 
-const JOB_DEPS: JobDeps = { createCallSession, avatarPublisherFor };
+const JOB_DEPS: JobDeps = { createCallSession, avatarPublisherFor: callAvatarFor };
 
 /** One job: a bad dispatch ends this job only, with one log line; a good one runs the call. */
 export async function runJob(ctx: JobContext, deps: JobDeps = JOB_DEPS): Promise<void> {
@@ -66,18 +73,25 @@ export async function runJob(ctx: JobContext, deps: JobDeps = JOB_DEPS): Promise
     ctx.shutdown('dispatch refused: invalid metadata');
     return;
   }
-  const avatar = deps.avatarPublisherFor(job.settings);
+  const avatar = deps.avatarPublisherFor(job.settings, {
+    roomName: ctx.job.room?.name ?? ctx.room.name ?? '',
+    // The identity the worker accepted the job as (the framework's default: agent-<job id>).
+    agentIdentity: ctx.info?.acceptArguments?.identity || `agent-${ctx.job.id}`,
+  });
   const call = await deps.createCallSession({
     ...job,
     ...(ctx.proc.userData.vad ? { vad: ctx.proc.userData.vad as VAD } : {}),
     ...(avatar ? { outputCanPause: false } : {}),
   });
+  // The call's time limit counts from here: the avatar and the session start next.
+  const deadline = callDeadline(ctx, call);
   ctx.addShutdownCallback(async () => {
+    deadline?.stop();
     try {
       call.usage.logSummary({ jobId: ctx.job.id, room: ctx.room.name, model: call.model.model });
     } finally {
       await call.video.close();
-      await avatar?.close();
+      await avatar?.close(deadline?.expired ? MAX_DURATION_REACHED : undefined);
     }
   });
   // Like LiveKit's avatar plugins: attach before session.start(), which then keeps our sink.
@@ -87,6 +101,26 @@ export async function runJob(ctx: JobContext, deps: JobDeps = JOB_DEPS): Promise
   // Gemini sees the user RoomIO linked (their camera, or their screen share while they share).
   call.video.attachRoom(ctx.room, () => call.session._roomIO?.linkedParticipant?.identity);
   await call.greet();
+}
+
+/** LiveAvatar's max_session_duration: the call ends on time, with the reason in the log. */
+function callDeadline(
+  ctx: JobContext,
+  call: Awaited<ReturnType<typeof createCallSession>>,
+): CallDeadline | undefined {
+  const seconds = call.settings.call.maxSessionDurationSeconds;
+  if (seconds === undefined) return undefined;
+  return new CallDeadline({
+    durationMs: seconds * 1000,
+    onExpired: (reason) => {
+      log().info(
+        { jobId: ctx.job.id, room: ctx.room.name, reason, maxSessionDurationSeconds: seconds },
+        'call ended: max_session_duration reached',
+      );
+      call.session.shutdown({ drain: false, reason });
+      ctx.shutdown(reason);
+    },
+  });
 }
 
 export default defineAgent({

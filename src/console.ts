@@ -15,6 +15,14 @@
  * the audio as a room would have heard it: one continuous timeline, silence included, starting
  * with the first video frame, so the two files play in sync (mux them with ffmpeg).
  *
+ * With a LiveAvatar avatar (`--metadata` with a LiveAvatar `avatar_id`, LIVEAVATAR_API_KEY and
+ * LIVEAVATAR_API_URL set), the agent's audio goes to LiveAvatar's LITE WebSocket exactly as in a
+ * room call; `livekit_config` names the room the call would use (LIVEKIT_URL and a token signed
+ * with its key), so the whole audio path can be tried with no LiveKit server. --output then holds
+ * the audio sent to LiveAvatar (and, after a LiveAvatar failure, what the fallback played).
+ *
+ * A dispatch's max_session_duration ends the call on time: exit 0 with a line saying so.
+ *
  * With --camera, a .y4m file is the user's camera: its frames play in real time at the file's
  * frame rate, looping at the end for as long as the call lasts, and reach Gemini exactly as a
  * room camera's would (the same sampling by the user's speech, encoding and sending).
@@ -29,10 +37,14 @@ import path from 'node:path';
 import { initializeLogger, voice } from '@livekit/agents';
 import { AvRecorder } from './avatar/av_recorder.ts';
 import { AvatarError, resolveAvatar } from './avatar/avatar_source.ts';
+import { checkAvatar, isLiveAvatarId, liveAvatarFor } from './avatar/from_settings.ts';
+import type { LiveAvatarAvatar } from './avatar/liveavatar/avatar.ts';
 import { AvatarPublisher } from './avatar/publisher.ts';
+import { VirtualSpeaker } from './audio/virtual_speaker.ts';
+import { CallDeadline, MAX_DURATION_REACHED } from './call_deadline.ts';
 import { Y4mWriter } from './avatar/y4m_writer.ts';
 import { fieldName } from './config/call_options.ts';
-import { resolveInstructions } from './config/contexts.ts';
+import { withContext } from './config/contexts.ts';
 import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Settings, loadSettings } from './config/settings.ts';
@@ -189,6 +201,19 @@ async function startVideo(
   }
 }
 
+/**
+ * A LiveAvatar avatar with no room: `livekit_config` names the room the call would use, the
+ * audio sent goes to --output too, and a LiveAvatar failure falls back to a real-time speaker.
+ */
+function consoleLiveAvatar(settings: Settings, writer: WavWriter | undefined): LiveAvatarAvatar {
+  const place = { roomName: `console-${Date.now().toString(36)}`, agentIdentity: 'console-agent' };
+  const fallback = async () =>
+    new VirtualSpeaker({ sampleRate: SPEAKER_RATE, onPlayed: (samples) => writer?.write(samples) });
+  return liveAvatarFor(settings, place, fallback, {
+    output: { onSent: (samples) => writer?.write(samples) },
+  });
+}
+
 /** `--metadata` is JSON text, or `@path` to a file holding it. */
 function readMetadata(arg: string | undefined): string | undefined {
   if (!arg?.startsWith('@')) return arg;
@@ -220,8 +245,18 @@ export async function runConsole(argv: string[]): Promise<number> {
   let stopped: NodeJS.Signals | undefined;
   const signalled = untilSignal().then((signal) => void (stopped = signal));
   const speech = readInputWav(args.input, MIC_RATE);
-  const settings = applyDispatchMetadata(loadSettings(), readMetadata(args.metadata));
-  const instructions = resolveInstructions(settings);
+  const { settings, instructions } = withContext(
+    applyDispatchMetadata(loadSettings(), readMetadata(args.metadata)),
+  );
+  const liveAvatar = settings.avatar.enabled && isLiveAvatarId(settings);
+  if (liveAvatar) {
+    checkAvatar(settings);
+    if (args.video) {
+      throw new UsageError(
+        `--video: records our own face; avatar_id "${settings.call.avatarId}" is a LiveAvatar avatar, which LiveAvatar renders (allowed: --video with --avatar <id or dir>)`,
+      );
+    }
+  }
   const avatar = args.video ? chooseAvatar(args, settings) : undefined;
   const camera = args.camera ? openCamera(args.camera) : undefined;
 
@@ -236,14 +271,21 @@ export async function runConsole(argv: string[]): Promise<number> {
   });
   const video =
     args.video && avatar ? await startVideo(args.video, args.output, avatar, settings) : undefined;
+  const lite = liveAvatar ? consoleLiveAvatar(settings, writer) : undefined;
   const offline = await OfflineCall.start(
     call,
-    video ? { speaker: video.speaker } : { onAgentAudio: (samples) => writer?.write(samples) },
+    video
+      ? { speaker: video.speaker }
+      : lite
+        ? { speaker: lite.output }
+        : { onAgentAudio: (samples) => writer?.write(samples) },
   ).catch(async (error: unknown) => {
     // Finish the files the avatar already started, so what was recorded stays readable.
     await video?.close().catch(() => {});
+    await lite?.close().catch(() => {});
     throw error;
   });
+  lite?.open();
   if (camera && !call.video.plan.enabled) {
     process.stderr.write(`console: --camera: video input is off: ${call.video.plan.reason}\n`);
   } else if (camera) {
@@ -280,9 +322,23 @@ export async function runConsole(argv: string[]): Promise<number> {
       resolve();
     });
   });
+  // The dispatch's max_session_duration, counted from here.
+  let limitReached = false;
+  let limit: CallDeadline | undefined;
+  const limited = new Promise<void>((resolve) => {
+    const seconds = settings.call.maxSessionDurationSeconds;
+    if (seconds === undefined) return;
+    limit = new CallDeadline({
+      durationMs: seconds * 1000,
+      onExpired: () => {
+        limitReached = true;
+        resolve();
+      },
+    });
+  });
   // Nothing is left to wait for after the deadline, once the session has closed (a refused key,
-  // a failed connection) or on a signal: a greeting or answer will not come.
-  const over = Promise.race([untilDeadline(deadline), sessionClosed, signalled]);
+  // a failed connection), at the call's time limit or on a signal: a greeting or answer will not come.
+  const over = Promise.race([untilDeadline(deadline), sessionClosed, limited, signalled]);
 
   let answered = false;
   try {
@@ -295,14 +351,25 @@ export async function runConsole(argv: string[]): Promise<number> {
       over.then(() => false),
     ]);
     offline.events.add('input', {
-      state: inputSent ? 'finished' : stopped ? 'stopped' : ended ? 'call_ended' : 'timed_out',
+      state: inputSent
+        ? 'finished'
+        : stopped
+          ? 'stopped'
+          : ended
+            ? 'call_ended'
+            : limitReached
+              ? 'max_session_duration'
+              : 'timed_out',
     });
     answered = await Promise.race([
       offline.untilAnswered({ deadline, since, settleMs: args.settleMs }),
       over.then(() => false),
     ]);
   } finally {
+    limit?.stop();
+    if (limitReached) offline.events.add('call_ended', { reason: MAX_DURATION_REACHED });
     await offline.close();
+    await lite?.close(limitReached ? MAX_DURATION_REACHED : undefined);
     // After the close, whose events (a reply cut short by a signal) come before it: usage is last.
     if (camera) {
       camera.close();
@@ -326,6 +393,12 @@ export async function runConsole(argv: string[]): Promise<number> {
   if (failure) {
     process.stderr.write(`console: ${failure}\n`);
     return EXIT.failed;
+  }
+  if (limitReached) {
+    process.stderr.write(
+      `console: the call reached its max_session_duration (${settings.call.maxSessionDurationSeconds} s)\n`,
+    );
+    return EXIT.ok;
   }
   if (!answered) {
     process.stderr.write(

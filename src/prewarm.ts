@@ -16,6 +16,7 @@
  */
 import { type JobProcess, type VAD, log, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
+import { isLiveAvatarId } from './avatar/from_settings.ts';
 import { preloadAvatar } from './avatar/publisher.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import { DEFAULT_MODEL } from './config/models.ts';
@@ -64,7 +65,9 @@ const avatarStep: PrewarmStep = {
   async run(settings) {
     if (!settings.avatar.enabled) return;
     const { width, height, dir } = settings.avatar;
-    await preloadAvatar({ avatar: settings.call.avatarId, avatarsDir: dir, width, height });
+    // A LiveAvatar avatar renders elsewhere; our default face is its stand-in if it fails.
+    const avatar = isLiveAvatarId(settings) ? 'default' : settings.call.avatarId;
+    await preloadAvatar({ avatar, avatarsDir: dir, width, height });
   },
 };
 

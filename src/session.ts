@@ -6,7 +6,7 @@ import { type APIConnectOptions, type VAD, inference, llm, log, voice } from '@l
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as silero from '@livekit/agents-plugin-silero';
 import { drainUnusedRecognitionInput } from './audio/recognition_drain.ts';
-import { resolveInstructions } from './config/contexts.ts';
+import { withContext } from './config/contexts.ts';
 import { type Settings, describeSettings } from './config/settings.ts';
 import type { GeminiRealtimeModel } from './gemini/model.ts';
 import { createRealtimeModel } from './gemini/model_options.ts';
@@ -73,8 +73,11 @@ class CallAgent extends voice.Agent {
 }
 
 export async function createCallSession(options: CallSessionOptions): Promise<CallSession> {
-  const { settings } = options;
-  const instructions = options.instructions ?? resolveInstructions(settings);
+  // Without given instructions, the context also supplies the greeting (its opening text).
+  const { settings, instructions } =
+    options.instructions === undefined
+      ? withContext(options.settings)
+      : { settings: options.settings, instructions: options.instructions };
   const model = createRealtimeModel(settings, {
     instructions,
     ...(options.connOptions ? { connOptions: options.connOptions } : {}),

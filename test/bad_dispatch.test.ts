@@ -192,6 +192,13 @@ const REFUSED: { what: string; metadata: string; problem: RegExp }[] = [
     })),
   { what: 'a context_id with no file', metadata: realtime({ context_id: 'nosuch' }),
     problem: /gemini_realtime_config\.context_id: "nosuch" has no file .*nosuch\.md \(available: default, support\)/ },
+  // LiveAvatar's session JSON: what this worker cannot run is refused before connecting.
+  { what: 'LiveAvatar FULL mode', metadata: '{"mode":"FULL"}', problem: /mode: "FULL" is not valid \(allowed: LITE / },
+  { what: 'a secret_id on a worker without GEMINI_SECRETS_FILE', metadata: realtime({ secret_id: 'tenant-a' }),
+    problem: /gemini_realtime_config\.secret_id: "tenant-a" names no key: the worker has no GEMINI_SECRETS_FILE/ },
+  { what: 'a LiveAvatar avatar on a worker without LIVEAVATAR_API_KEY',
+    metadata: '{"avatar_id":"0f8e2d4c-6b1a-4c3e-9d7f-5a2b8c1e4d6f"}',
+    problem: /avatar_id: "0f8e2d4c-[^"]+" is not a local avatar, and LiveAvatar avatars need LIVEAVATAR_API_KEY/ },
   // JSON.stringify of a value nested this deep overflows the stack while the refusal is written.
   { what: 'metadata that is 30,000 nested arrays', metadata: nested(30_000),
     problem: /\[\.\.\.\] \(nested too deep to show\) is not a JSON object/ },
@@ -285,7 +292,8 @@ describe('the same worker process after refused dispatches', () => {
       }),
     );
     expect(good.settings.call).toMatchObject({ voice: 'Aoede', model: M25, contextId: 'support' });
-    expect(good.settings.call.temperature).toBeUndefined();
+    // LiveAvatar's default for a session without one, nothing of the refused dispatch's.
+    expect(good.settings.call.temperature).toBe(0.8);
     expect(good.instructions).toBe(SUPPORT);
 
     await refuse('not json');
@@ -299,6 +307,7 @@ describe('the same worker process after refused dispatches', () => {
       avatarId: 'default',
     });
     expect(plain.settings.origins).toEqual({});
+    expect(plain.settings.call.temperature).toBeUndefined();
     expect(plain.instructions).toBe(DEFAULT);
     // Keys come from the environment only, and reach the session builder intact.
     expect(plain.settings.google.apiKey?.reveal()).toBe(CANARIES.GOOGLE_API_KEY);

@@ -6,12 +6,21 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listContexts, resolveInstructions } from '../src/config/contexts.ts';
+import {
+  listContexts,
+  openingInstruction,
+  readContext,
+  resolveInstructions,
+  withContext,
+} from '../src/config/contexts.ts';
 import { applyDispatchMetadata } from '../src/config/dispatch.ts';
 import { ConfigError } from '../src/config/errors.ts';
 import { DEFAULT_CONTEXTS_DIR, type Env, loadSettings } from '../src/config/settings.ts';
 
 const DEFAULT_TEXT = 'You are the default assistant.';
+const UUID = '0b7e9c1a-3f4d-4e2b-8a6c-5d1f2e3a4b5c';
+const OPENING = "Hi, I'm Ava: how can I help?";
+const CONTEXT_IDS = [UUID, 'blank', 'dashes', 'default', 'escape', 'helpdesk', 'named', 'support'];
 const SUPPORT_TEXT = 'You are a support agent.';
 let root: string;
 let dir: string;
@@ -28,6 +37,13 @@ beforeAll(() => {
   writeFileSync(path.join(root, 'outside.md'), 'OUTSIDE-SECRET prompt');
   symlinkSync(path.join(root, 'outside.md'), path.join(dir, 'escape.md'));
   symlinkSync(path.join(dir, 'support.md'), path.join(dir, 'helpdesk.md'));
+  // A LiveAvatar context copied over: its UUID as the file name, name and opening text on top.
+  writeFileSync(
+    path.join(dir, `${UUID}.md`),
+    `---\nname: Ava, support\nopening_text: "Hi, I'm Ava: how can I help?"\n---\n${SUPPORT_TEXT}\n`,
+  );
+  writeFileSync(path.join(dir, 'named.md'), `---\r\nname: Named only\r\n---\r\n${DEFAULT_TEXT}`);
+  writeFileSync(path.join(dir, 'dashes.md'), `---\n---\nA prompt --- with dashes.\n---\n`);
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -71,14 +87,14 @@ describe('resolveInstructions', () => {
 
   it('names CONTEXT_ID, the file it looked for and the ids there are, for a missing id', () => {
     expect(refusal(() => resolveInstructions(settingsWith({ CONTEXT_ID: 'sales' })))).toBe(
-      `CONTEXT_ID: "sales" has no file ${path.join(dir, 'sales.md')} (available: blank, default, escape, helpdesk, support)`,
+      `CONTEXT_ID: "sales" has no file ${path.join(dir, 'sales.md')} (available: ${CONTEXT_IDS.join(', ')})`,
     );
   });
 
   it('names the dispatch path when the dispatch picked the missing id', () => {
     const settings = settingsWith({}, dispatch({ context_id: 'sales' }));
     expect(refusal(() => resolveInstructions(settings))).toMatch(
-      /^gemini_realtime_config\.context_id: "sales" has no file .*\(available: blank, default, /,
+      /^gemini_realtime_config\.context_id: "sales" has no file .*\(available: 0b7e9c1a-[\w-]+, blank, /,
     );
   });
 
@@ -102,6 +118,59 @@ describe('resolveInstructions', () => {
   });
 });
 
+describe("front matter, as LiveAvatar's contexts have it", () => {
+  it('takes a UUID as the id, the body as the prompt, name and opening_text from the top', () => {
+    const settings = settingsWith({}, dispatch({ context_id: UUID }));
+    expect(readContext(settings)).toEqual({
+      id: UUID,
+      name: 'Ava, support',
+      prompt: SUPPORT_TEXT,
+      openingText: OPENING,
+    });
+    expect(resolveInstructions(settings)).toBe(SUPPORT_TEXT);
+  });
+
+  it('the opening text replaces the greeting instruction', () => {
+    const prepared = withContext(settingsWith({}, dispatch({ context_id: UUID })));
+    expect(prepared.instructions).toBe(SUPPORT_TEXT);
+    expect(prepared.settings.call.greeting).toBe(openingInstruction(OPENING));
+    expect(prepared.settings.call.greeting).toContain(OPENING);
+    expect(prepared.settings.origins.greeting).toBe(`${UUID}.md opening_text`);
+    // ...over AGENT_GREETING too, which is the worker's default for every context.
+    const overEnv = withContext(settingsWith({ AGENT_GREETING: 'Say hi.', CONTEXT_ID: UUID }));
+    expect(overEnv.settings.call.greeting).toBe(openingInstruction(OPENING));
+  });
+
+  it("keeps a dispatch's own greeting, and a context without opening text keeps the greeting", () => {
+    const own = withContext(settingsWith({}, dispatch({ context_id: UUID, greeting: '' })));
+    expect(own.settings.call.greeting).toBe('');
+    const named = settingsWith({ CONTEXT_ID: 'named', AGENT_GREETING: 'Say hi.' });
+    expect(withContext(named)).toEqual({ settings: named, instructions: DEFAULT_TEXT });
+    expect(readContext(named).name).toBe('Named only');
+  });
+
+  it('reads only a front matter block at the very top; dashes in the prompt stay', () => {
+    expect(resolveInstructions(settingsWith({ CONTEXT_ID: 'dashes' }))).toBe(
+      'A prompt --- with dashes.\n---',
+    );
+  });
+
+  it.each([
+    ['an unknown key', 'links: []', /front matter "links" is not valid \(allowed: name, /],
+    ['an opening text that is not text', 'opening_text: [1, 2]', /front matter "opening_text" /],
+    ['YAML that does not parse', 'name: "open', /its front matter is not valid YAML \(/],
+  ])('refuses %s, naming the file', (_what, yaml, line) => {
+    writeFileSync(path.join(dir, 'bad.md'), `---\n${yaml}\n---\n${DEFAULT_TEXT}\n`);
+    try {
+      const message = refusal(() => resolveInstructions(settingsWith({ CONTEXT_ID: 'bad' })));
+      expect(message).toMatch(line);
+      expect(message.startsWith(`CONTEXT_ID: ${path.join(dir, 'bad.md')}: `)).toBe(true);
+    } finally {
+      rmSync(path.join(dir, 'bad.md'));
+    }
+  });
+});
+
 describe('the repository contexts', () => {
   it('include a non-empty contexts/default.md, the default prompt', () => {
     const file = path.join(DEFAULT_CONTEXTS_DIR, 'default.md');
@@ -112,6 +181,6 @@ describe('the repository contexts', () => {
   });
 
   it('lists only .md files, sorted, without the extension', () => {
-    expect(listContexts(dir)).toEqual(['blank', 'default', 'escape', 'helpdesk', 'support']);
+    expect(listContexts(dir)).toEqual(CONTEXT_IDS);
   });
 });

@@ -52,10 +52,10 @@ describe('no metadata', () => {
     expect(applyDispatchMetadata(BASE, metadata)).toBe(BASE);
   });
 
-  it('{} and an empty gemini_realtime_config change no option', () => {
+  it("{} and an empty gemini_realtime_config change no option but LiveAvatar's temperature", () => {
     for (const metadata of ['{}', realtime({})]) {
       const settings = applyDispatchMetadata(BASE, metadata);
-      expect(settings.call).toEqual(BASE.call);
+      expect(settings.call).toEqual({ ...BASE.call, temperature: 0.8 });
       expect(settings.capabilities).toBe(BASE.capabilities);
     }
   });
@@ -165,7 +165,7 @@ const REFUSED: { what: string; metadata: string; line: string | RegExp }[] = [
     line: /^dispatch metadata: 66\d\d\d bytes is too large/ },
   // Fields off the allow-list: never keys, endpoints or paths.
   { what: 'an unknown top-level field', metadata: '{"voice":"Kore"}',
-    line: /^dispatch metadata: unknown field "voice" \(allowed: gemini_realtime_config\.model, gemini_realtime_config\.voice, .*avatar_id\)$/ },
+    line: /^dispatch metadata: unknown field "voice" \(allowed: gemini_realtime_config\.model, gemini_realtime_config\.voice, .*avatar_id, mode, .*video_settings\.encoding\)$/ },
   { what: 'a misspelt top-level field', metadata: '{"avatarId":"x"}', line: /^dispatch metadata: unknown field "avatarId" \(allowed: / },
   { what: 'an API key', metadata: realtime({ api_key: 'AIza-secret' }),
     line: /^dispatch metadata: unknown field "gemini_realtime_config\.api_key" \(allowed: / },

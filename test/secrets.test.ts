@@ -53,6 +53,11 @@ const VERTEX_CANARIES = {
   'Vertex access token': `ya29.CanaryVertexAccessToken${tag}`,
   'Vertex subject token': `eyJCanaryVertexSubjectToken${tag}`,
 };
+/** Keys the worker reads from files and other variables: GEMINI_SECRETS_FILE, LiveAvatar's. */
+const FILE_CANARIES = {
+  'named Gemini key': `AIzaCanaryNamedKey${tag}`,
+  LIVEAVATAR_API_KEY: `CanaryLiveAvatarKey${tag}`,
+};
 /** The most verbose logging the worker and the plugin have. */
 const VERBOSE = { LOG_LEVEL: 'debug', LK_GOOGLE_DEBUG: '1' };
 /** A key or token in a URL query, as the SDK builds the Gemini Live socket URL. */
@@ -62,7 +67,11 @@ const BEARER = /Bearer\s+[\w.~+/-]/i;
 
 /** Every canary, also in the encodings a log could carry it in. */
 function expectNoSecret(text: string, where: string): void {
-  for (const [name, canary] of Object.entries({ ...CANARIES, ...VERTEX_CANARIES })) {
+  for (const [name, canary] of Object.entries({
+    ...CANARIES,
+    ...VERTEX_CANARIES,
+    ...FILE_CANARIES,
+  })) {
     for (const form of [
       canary,
       encodeURIComponent(canary),
@@ -207,9 +216,28 @@ describe.concurrent('no secret in any output', { timeout: 90_000 }, () => {
         command: 'start',
         env: { ...CANARIES },
       },
+      {
+        what: 'dev with a GEMINI_SECRETS_FILE that is not JSON, and a bad LIVEAVATAR_API_URL',
+        command: 'dev',
+        env: {
+          ...CANARIES,
+          LIVEKIT_URL: 'wss://example.livekit.cloud',
+          GEMINI_SECRETS_FILE: '(written in beforeAll)',
+          LIVEAVATAR_API_KEY: FILE_CANARIES.LIVEAVATAR_API_KEY,
+          LIVEAVATAR_API_URL: 'ftp://nowhere',
+        },
+      },
     ];
 
     it.each(refusals)('$what', async ({ command, env }) => {
+      if (env.GEMINI_SECRETS_FILE) {
+        // A trailing comma: the JSON parser's own message would quote the key next to it.
+        env.GEMINI_SECRETS_FILE = path.join(work, 'gemini-secrets.json');
+        writeFileSync(
+          env.GEMINI_SECRETS_FILE,
+          `{"tenant-a": "${FILE_CANARIES['named Gemini key']}",}`,
+        );
+      }
       const run = await runChild(AGENT, [command], { ...env, ...VERBOSE }, runDir(work));
       expect(run.code, run.describe).toBe(1);
       expect(run.stderr).toMatch(/^Cannot start the worker/);

@@ -395,6 +395,8 @@ describe('secrets', () => {
       video: 'auto: speaking 1/1000ms, none while silent, <=1024px q75',
       agentName: 'gemini-avatar',
       backend: 'gemini',
+      // Where the key came from, never the key.
+      geminiKey: 'GOOGLE_API_KEY',
     });
   });
 

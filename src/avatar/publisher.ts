@@ -183,7 +183,15 @@ export class AvatarPublisher {
   async start(session: voice.AgentSession, room?: RoomLike): Promise<void> {
     const sink = await this.prepare();
     session.output.audio = sink;
-    if (!room) return;
+    if (room) await this.publishTo(room);
+  }
+
+  /**
+   * Publish into `room` now, or once it connects. Alone (without start()), for a source that
+   * plays through this sink when its own avatar fails (LiveAvatar).
+   */
+  async publishTo(room: RoomLike): Promise<void> {
+    await this.prepare();
     if (room.isConnected) {
       await this.#publish(room);
       return;

@@ -56,8 +56,24 @@ export type VideoSource = (typeof VIDEO_SOURCES)[number];
 export const MEDIA_RESOLUTIONS = ['low', 'medium', 'high'] as const;
 export type MediaResolutionLevel = (typeof MEDIA_RESOLUTIONS)[number];
 
+/**
+ * LiveAvatar's session modes this worker takes: it is the agent of a LITE session (LiveAvatar
+ * renders, we converse). FULL runs LiveAvatar's own speech pipeline, with no place for an agent.
+ */
+export const SESSION_MODES = ['LITE'] as const;
+/** LiveAvatar's `video_settings.quality`: very_high 1080p, high 720p (its default), medium, low. */
+export const VIDEO_QUALITIES = ['very_high', 'high', 'medium', 'low'] as const;
+export type VideoQuality = (typeof VIDEO_QUALITIES)[number];
+/** LiveAvatar's `video_settings.encoding`. */
+export const VIDEO_ENCODINGS = ['VP8', 'H264'] as const;
+export type VideoEncoding = (typeof VIDEO_ENCODINGS)[number];
+/** Longest `max_session_duration` a dispatch may ask for, in seconds (a day). */
+export const MAX_SESSION_SECONDS = 86_400;
+
 /** Ids that name files or table rows: no separators, no dots, so they cannot leave a folder. */
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** The id pattern, for other files of ids (GEMINI_SECRETS_FILE). */
+export const PLAIN_ID = ID;
 const MODEL_ID = /^[a-z0-9][a-z0-9.-]{0,99}$/;
 const LANGUAGE = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
@@ -217,6 +233,46 @@ export const CALL_FIELDS = {
     allowed: 'an avatar id (letters, digits, - and _)',
     kind: 'string',
   },
+  mode: {
+    schema: z.enum(SESSION_MODES),
+    dispatch: 'mode',
+    allowed:
+      "LITE (this worker is the agent of a LITE session; FULL runs LiveAvatar's own speech pipeline, not this agent)",
+    kind: 'string',
+  },
+  secretId: {
+    schema: z.string().regex(ID),
+    dispatch: 'gemini_realtime_config.secret_id',
+    allowed: "the id of a key in the worker's GEMINI_SECRETS_FILE (letters, digits, - and _)",
+    kind: 'string',
+  },
+  maxSessionDurationSeconds: {
+    schema: z.number().int().min(1).max(MAX_SESSION_SECONDS),
+    dispatch: 'max_session_duration',
+    allowed: `whole seconds from 1 to ${MAX_SESSION_SECONDS}`,
+    kind: 'number',
+  },
+  isSandbox: {
+    schema: z.boolean(),
+    env: 'LIVEAVATAR_SANDBOX',
+    dispatch: 'is_sandbox',
+    allowed: BOOLEAN_TEXT,
+    kind: 'boolean',
+  },
+  videoQuality: {
+    schema: z.enum(VIDEO_QUALITIES),
+    env: 'LIVEAVATAR_VIDEO_QUALITY',
+    dispatch: 'video_settings.quality',
+    allowed: VIDEO_QUALITIES.join(', '),
+    kind: 'string',
+  },
+  videoEncoding: {
+    schema: z.enum(VIDEO_ENCODINGS),
+    env: 'LIVEAVATAR_VIDEO_ENCODING',
+    dispatch: 'video_settings.encoding',
+    allowed: VIDEO_ENCODINGS.join(', '),
+    kind: 'string',
+  },
 } satisfies Record<string, FieldSpec>;
 
 export type CallField = keyof typeof CALL_FIELDS;
@@ -252,6 +308,18 @@ export interface CallOptions {
   videoJpegQuality?: number;
   /** Tokens per image or video frame (Gemini's mediaResolution); unset: not sent. */
   mediaResolution?: MediaResolutionLevel;
+  /** LiveAvatar's session mode; only LITE is taken (dispatch only). */
+  mode?: (typeof SESSION_MODES)[number];
+  /** The GEMINI_SECRETS_FILE key this call uses instead of the worker's own (dispatch only). */
+  secretId?: string;
+  /** The call ends after this many seconds (dispatch only); unset: no limit. */
+  maxSessionDurationSeconds?: number;
+  /** A LiveAvatar avatar runs as a free sandbox session (about a minute). */
+  isSandbox?: boolean;
+  /** A LiveAvatar avatar's video quality; unset: LiveAvatar's default (high, 720p). */
+  videoQuality?: VideoQuality;
+  /** A LiveAvatar avatar's video encoding; unset: LiveAvatar's default. */
+  videoEncoding?: VideoEncoding;
 }
 
 /** Which source a field's current value came from, so a later check can name it. */

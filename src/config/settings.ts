@@ -32,6 +32,7 @@ import {
   UnknownModelError,
   modelCapabilities,
 } from './models.ts';
+import { type GeminiSecrets, SECRETS_FILE_VAR, loadGeminiSecrets } from './gemini_secrets.ts';
 import { Secret } from './secret.ts';
 import { type VideoPlan, videoPlan } from './video.ts';
 
@@ -62,6 +63,10 @@ export interface Settings {
   livekit: { url: string; apiKey: Secret; apiSecret: Secret; usingLocalDefaults: boolean };
   google: {
     apiKey?: Secret;
+    /** Where apiKey came from, for the log: the env var, or `secret_id <id>`. */
+    keySource?: string;
+    /** GEMINI_SECRETS_FILE: named keys a dispatch picks with `secret_id`. */
+    secrets?: GeminiSecrets;
     vertexai: boolean;
     project?: string;
     location: string;
@@ -77,7 +82,18 @@ export interface Settings {
   /** Worker defaults a dispatch's model could not take, so they were left out (for a log line). */
   droppedDefaults?: string[];
   avatar: AvatarSettings;
+  /** LiveAvatar, for avatar ids that name its avatars (env only). */
+  liveavatar: LiveAvatarSettings;
 }
+
+export interface LiveAvatarSettings {
+  /** LIVEAVATAR_API_KEY; without it LiveAvatar avatar ids are refused. */
+  apiKey?: Secret;
+  /** LIVEAVATAR_API_URL: https://api.liveavatar.com, a proxy or a local stand-in. */
+  apiUrl: string;
+}
+
+export const DEFAULT_LIVEAVATAR_API_URL = 'https://api.liveavatar.com';
 
 /** The in-process avatar (env only; a dispatch picks only `avatar_id`). */
 export interface AvatarSettings {
@@ -222,7 +238,16 @@ function googleFromEnv(env: Env, problems: string[]): Settings['google'] {
       `GOOGLE_GENAI_USE_VERTEXAI: ${showValue(vertexFlag)} is not valid (allowed: ${BOOLEAN_TEXT})`,
     );
   }
-  const key = text(env, 'GOOGLE_API_KEY') ?? text(env, 'GEMINI_API_KEY');
+  const keyVar = text(env, 'GOOGLE_API_KEY') ? 'GOOGLE_API_KEY' : 'GEMINI_API_KEY';
+  const key = text(env, keyVar);
+  const secretsFile = text(env, SECRETS_FILE_VAR);
+  let secrets: GeminiSecrets | undefined;
+  try {
+    secrets = secretsFile ? loadGeminiSecrets(secretsFile) : undefined;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
   const project = text(env, 'GOOGLE_CLOUD_PROJECT');
   const location = text(env, 'GOOGLE_CLOUD_LOCATION') ?? 'us-central1';
   if (vertexai && !project) {
@@ -230,14 +255,16 @@ function googleFromEnv(env: Env, problems: string[]): Settings['google'] {
       'GOOGLE_CLOUD_PROJECT missing: Vertex AI (GOOGLE_GENAI_USE_VERTEXAI=true) needs your Google Cloud project id, and credentials from GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`',
     );
   }
-  if (!vertexai && !key) {
+  // With named keys only, every dispatch must name one (checked per dispatch).
+  if (!vertexai && !key && !secretsFile) {
     problems.push(
       'GOOGLE_API_KEY missing: create a key at https://aistudio.google.com/apikey and put GOOGLE_API_KEY=... in .env.local (GEMINI_API_KEY also works), or use Vertex AI with GOOGLE_GENAI_USE_VERTEXAI=true and GOOGLE_CLOUD_PROJECT',
     );
   }
   const baseUrl = text(env, vertexai ? 'GOOGLE_VERTEX_BASE_URL' : 'GOOGLE_GEMINI_BASE_URL');
   return {
-    ...(key ? { apiKey: new Secret(key) } : {}),
+    ...(key ? { apiKey: new Secret(key), keySource: keyVar } : {}),
+    ...(secrets ? { secrets } : {}),
     vertexai,
     ...(project ? { project } : {}),
     location,
@@ -276,6 +303,17 @@ function avatarFromEnv(env: Env, problems: string[]): AvatarSettings {
   };
 }
 
+function liveavatarFromEnv(env: Env, problems: string[]): LiveAvatarSettings {
+  const apiKey = text(env, 'LIVEAVATAR_API_KEY');
+  const apiUrl = text(env, 'LIVEAVATAR_API_URL') ?? DEFAULT_LIVEAVATAR_API_URL;
+  if (!/^https?:\/\/[^/]/.test(apiUrl)) {
+    problems.push(
+      `LIVEAVATAR_API_URL: ${showValue(apiUrl)} is not valid (allowed: an http:// or https:// URL)`,
+    );
+  }
+  return { ...(apiKey ? { apiKey: new Secret(apiKey) } : {}), apiUrl };
+}
+
 /**
  * Build Settings from an environment (process.env after loadEnvFiles, or a test's object).
  * Throws one ConfigError listing every problem, each as `FIELD: what is wrong; the fix`.
@@ -307,6 +345,7 @@ export function loadSettings(env: Env = process.env): Settings {
   const dispatch = oneOf(env, 'AGENT_DISPATCH', DISPATCH_MODES, problems) ?? 'explicit';
   const livekit = livekitFromEnv(env, problems);
   const avatar = avatarFromEnv(env, problems);
+  const liveavatar = liveavatarFromEnv(env, problems);
   if (capabilities) problems.push(...modelProblems(call, capabilities, {}, model));
   if (problems.length > 0 || !capabilities) throw new ConfigError(problems);
 
@@ -324,6 +363,7 @@ export function loadSettings(env: Env = process.env): Settings {
     agentName:
       dispatch === 'automatic' ? '' : (text(env, 'LIVEKIT_AGENT_NAME') ?? DEFAULT_AGENT_NAME),
     avatar,
+    liveavatar,
   };
 }
 
@@ -346,6 +386,8 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
     googleSearch: call.googleSearch,
     agentName: agentName || '(automatic dispatch)',
     backend: settings.google.vertexai ? 'vertex' : 'gemini',
+    geminiKey: settings.google.keySource,
+    maxSessionDurationSeconds: call.maxSessionDurationSeconds,
   };
 }
 
