@@ -16,11 +16,10 @@ import {
   defineAgent,
   log,
 } from '@livekit/agents';
-import { resolveInstructions } from './config/contexts.ts';
-import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import { avatarPublisherFor, checkAvatar } from './avatar/from_settings.ts';
+import { settingsForDispatch } from './dispatch_settings.ts';
 import { prewarmWorker } from './prewarm.ts';
 import { createCallSession } from './session.ts';
 
@@ -30,15 +29,14 @@ export function settingsForJob(
   env: Env = process.env,
 ): { settings: Settings; instructions: string } | undefined {
   try {
-    const settings = applyDispatchMetadata(loadSettings(env), ctx.job.metadata);
-    checkAvatar(settings);
+    const { settings, instructions } = settingsForDispatch(loadSettings(env), ctx.job.metadata);
     if (settings.droppedDefaults?.length) {
       log().warn(
         { jobId: ctx.job.id, dropped: settings.droppedDefaults, model: settings.capabilities.id },
         'worker defaults the dispatched model cannot take were left out',
       );
     }
-    return { settings, instructions: resolveInstructions(settings) };
+    return { settings, instructions };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log().error(
