@@ -16,6 +16,7 @@
  * whatever happened, so a session never outlives its limit by more than that.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import {
   AccessToken,
@@ -128,7 +129,8 @@ function isNotFound(error: unknown): boolean {
   return (error as { status?: number } | undefined)?.status === 404;
 }
 
-export class SessionManager {
+/** Emits 'ended' (SessionRecord) when a session ends, whatever ended it. */
+export class SessionManager extends EventEmitter {
   readonly #options: SessionManagerOptions;
   readonly #rooms: RoomServiceClient;
   readonly #dispatches: AgentDispatchClient;
@@ -138,6 +140,7 @@ export class SessionManager {
   readonly #log: Logger;
 
   constructor(options: SessionManagerOptions) {
+    super();
     this.#options = options;
     const { url, apiKey, apiSecret } = options.livekit;
     this.#rooms = new RoomServiceClient(url, apiKey.reveal(), apiSecret.reveal());
@@ -472,6 +475,7 @@ export class SessionManager {
       },
       'session ended',
     );
+    this.emit('ended', record);
   }
 
   async #deleteRoom(room: string, sessionId: string): Promise<void> {
