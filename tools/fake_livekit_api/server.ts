@@ -194,7 +194,10 @@ export class FakeLivekitApi extends EventEmitter {
     const url = new URL(req.url ?? '/', 'http://fake');
     if (/^\/rtc(\/v\d+)?\/validate$/.test(url.pathname)) {
       await this.#recordJoin(url);
-      res.writeHead(503, { 'content-type': 'text/plain' }).end(NO_MEDIA_SERVER);
+      // Browsers read the reason only with CORS headers, as LiveKit's server sends them.
+      res
+        .writeHead(503, { 'content-type': 'text/plain', 'access-control-allow-origin': '*' })
+        .end(NO_MEDIA_SERVER);
       return;
     }
     const match = /^\/twirp\/livekit\.(\w+)\/(\w+)$/.exec(url.pathname);

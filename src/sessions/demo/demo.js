@@ -77,7 +77,8 @@ async function join(session) {
   room.on(RoomEvent.TrackSubscribed, (track) => attachTrack(track));
   room.on(RoomEvent.TrackUnsubscribed, (track) => track.detach().forEach((el) => el.remove()));
   room.on(RoomEvent.Disconnected, () => {
-    if (current?.room === room) finish('Session ended.');
+    // A failed connect also disconnects; start() reports that one.
+    if (current?.room === room && current.joined) finish('Session ended.');
   });
   room.registerTextStreamHandler(TRANSCRIPTION_TOPIC, (reader, participant) => {
     onTranscription(reader, participant, room.localParticipant.identity).catch((error) =>
@@ -86,6 +87,7 @@ async function join(session) {
   });
   setStatus(`Joining ${session.livekit_url} ...`);
   await room.connect(session.livekit_url, session.livekit_client_token);
+  current.joined = true;
   await room.localParticipant.setMicrophoneEnabled(true);
   setStatus('Connected: speak to the agent.');
   current.keepAlive = setInterval(() => {
@@ -116,7 +118,7 @@ async function start() {
       { 'x-api-key': $('api-key').value.trim() },
       $('session-json').value,
     );
-    current = { token: issued.session_token, room: null, keepAlive: null };
+    current = { token: issued.session_token, room: null, joined: false, keepAlive: null };
     stopButton.disabled = false;
     setStatus('Starting the session ...');
     const session = await api('/v1/sessions/start', {
