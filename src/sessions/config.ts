@@ -10,8 +10,8 @@ import type { Env } from '../config/settings.ts';
 import { ApiKeys } from './api_keys.ts';
 
 export interface SessionsConfig {
-  /** SESSIONS_HOST: interface to listen on. */
-  host: string;
+  /** SESSIONS_HOST: interface to listen on (default: all, IPv4 and IPv6). */
+  host?: string;
   /** SESSIONS_PORT: port to listen on (0: any free port). */
   port: number;
   /** SESSION_API_KEYS_FILE: the keys a caller may present as X-API-KEY. */
@@ -135,7 +135,7 @@ export function loadSessionsConfig(env: Env = process.env): SessionsConfig {
     );
   }
   const config: SessionsConfig = {
-    host: env.SESSIONS_HOST?.trim() || '0.0.0.0',
+    ...(env.SESSIONS_HOST?.trim() ? { host: env.SESSIONS_HOST.trim() } : {}),
     port: whole(
       env,
       { name: 'SESSIONS_PORT', fallback: DEFAULT_SESSIONS_PORT, min: 0, max: 65535 },

@@ -10,8 +10,8 @@
 import '../load_env.ts';
 import { pino } from 'pino';
 import { ConfigError } from '../config/errors.ts';
-import { loadSettings } from '../config/settings.ts';
-import { loadSessionsConfig } from './config.ts';
+import { type Settings, loadSettings } from '../config/settings.ts';
+import { type SessionsConfig, loadSessionsConfig } from './config.ts';
 import { SessionsServer } from './server.ts';
 
 function fail(error: unknown): never {
@@ -28,10 +28,27 @@ const logger = pino({
   base: { service: 'sessions' },
 });
 
+/** Both loaders' problems at once, so one run lists everything to fix. */
+function loadAll(): { settings: Settings; config: SessionsConfig } {
+  const problems: string[] = [];
+  const attempt = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems);
+      return undefined;
+    }
+  };
+  const settings = attempt(() => loadSettings());
+  const config = attempt(() => loadSessionsConfig());
+  if (!settings || !config) throw new ConfigError(problems);
+  return { settings, config };
+}
+
 let server: SessionsServer;
 try {
-  const settings = loadSettings();
-  const config = loadSessionsConfig();
+  const { settings, config } = loadAll();
   server = new SessionsServer({ config, settings, logger });
   await server.listen();
   if (settings.livekit.usingLocalDefaults) {

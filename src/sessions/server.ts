@@ -108,7 +108,8 @@ export class SessionsServer {
     const { host, port } = this.#options.config;
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(port, host, () => resolve());
+      if (host) this.#server.listen(port, host, () => resolve());
+      else this.#server.listen(port, () => resolve());
     });
   }
 
