@@ -13,6 +13,7 @@ import { loadSessionsConfig } from '../src/sessions/config.ts';
 import type { SessionRecord } from '../src/sessions/sessions.ts';
 import {
   API_KEY,
+  type Answer,
   type Harness,
   LIVEKIT_KEY,
   LIVEKIT_SECRET,
@@ -41,7 +42,7 @@ function dispatchRefusal(json: unknown): string[] {
 }
 
 /** Assert a refusal: status, the one-line message, LiveAvatar's envelope, and nothing created. */
-function expectRefused(answer: { status: number; body: any }, status: number, message: RegExp) {
+function expectRefused(answer: Answer, status: number, message: RegExp) {
   expect(answer.status).toBe(status);
   expect(answer.body).toMatchObject({ code: status, data: null });
   expect(answer.body.message).toMatch(message);
