@@ -10,6 +10,7 @@ import { loadSettings } from '../src/config/settings.ts';
 import { ConfigError } from '../src/config/errors.ts';
 import { settingsForDispatch } from '../src/dispatch_settings.ts';
 import { loadSessionsConfig } from '../src/sessions/config.ts';
+import { readSessionDeadline, writeSessionDeadline } from '../src/sessions/room_metadata.ts';
 import type { SessionRecord } from '../src/sessions/sessions.ts';
 import {
   API_KEY,
@@ -88,11 +89,13 @@ describe('POST /v1/sessions/token and /v1/sessions/start', () => {
     // The dispatch metadata is the session JSON, byte for byte as validated.
     expect(dispatch.metadata).toBe(JSON.stringify(SESSION_JSON));
     expect(JSON.parse(dispatch.metadata)).toEqual(SESSION_JSON);
-    // The deadline the agent can read, in the room's metadata.
+    // The deadline the agent reads, in the room's metadata.
     const meta = JSON.parse(room.metadata);
-    expect(meta.session.id).toBe(issued.body.data.session_id);
-    expect(meta.session.max_session_duration).toBe(1200);
-    expect(Date.parse(meta.session.ends_at) - Date.now()).toBeGreaterThan(1190_000);
+    expect(Object.keys(meta.session).sort()).toEqual(['ends_at', 'id', 'max_session_duration']);
+    const deadline = readSessionDeadline(room.metadata)!;
+    expect(deadline.sessionId).toBe(issued.body.data.session_id);
+    expect(deadline.maxSessionDurationS).toBe(1200);
+    expect(deadline.endsAt - Date.now()).toBeGreaterThan(1190_000);
   });
 
   it('mints a client token for that room only, with a participant grants and the TTL', async () => {
@@ -415,13 +418,16 @@ describe('stop and keep-alive', () => {
     let now = Date.now();
     h = await startHarness({ env: { SESSIONS_TOKEN_TTL_S: '60' }, now: () => now });
     const { token, started } = await startSession(h);
-    const endsAt = JSON.parse(h.fake.createdRooms[0]!.metadata).session.ends_at;
+    const endsAt = new Date(readSessionDeadline(h.fake.createdRooms[0]!.metadata)!.endsAt);
     now += 120_000;
     const kept = await post(`${h.url}/v1/sessions/keep-alive`, {
       authorization: `Bearer ${token}`,
     });
     expect(kept.status).toBe(200);
-    expect(kept.body.data).toEqual({ session_id: started.body.data.session_id, ends_at: endsAt });
+    expect(kept.body.data).toEqual({
+      session_id: started.body.data.session_id,
+      ends_at: endsAt.toISOString(),
+    });
   });
 
   it('with an idle timeout, a keep-alive moves the end and tells the room (the agent reads it)', async () => {
@@ -433,7 +439,7 @@ describe('stop and keep-alive', () => {
     const startedAt = now;
     const { token } = await startSession(h);
     const room = h.fake.createdRooms[0]!;
-    expect(Date.parse(JSON.parse(room.metadata).session.ends_at)).toBe(startedAt + 60_000);
+    expect(readSessionDeadline(room.metadata)!.endsAt).toBe(startedAt + 60_000);
     now += 30_000;
     const updated = new Promise((resolve) => h.fake.once('roomMetadata', resolve));
     const kept = await post(`${h.url}/v1/sessions/keep-alive`, {
@@ -441,7 +447,7 @@ describe('stop and keep-alive', () => {
     });
     await updated;
     expect(Date.parse(kept.body.data.ends_at)).toBe(now + 60_000);
-    expect(JSON.parse(room.metadata).session.ends_at).toBe(kept.body.data.ends_at);
+    expect(readSessionDeadline(room.metadata)!.endsAt).toBe(now + 60_000);
     // Never past start + max_session_duration.
     now = startedAt + 590_000;
     const last = await post(`${h.url}/v1/sessions/keep-alive`, {
@@ -512,6 +518,27 @@ describe('CORS', () => {
     const other = await preflight(`${h.url}/v1/sessions/start`, 'https://evil.example.com');
     expect(other.status).toBe(403);
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('the room metadata contract with the agent', () => {
+  it('reads back what the service writes, and nothing from other rooms', () => {
+    const deadline = {
+      sessionId: 's1',
+      endsAt: Date.UTC(2026, 0, 1, 12),
+      maxSessionDurationS: 600,
+    };
+    expect(readSessionDeadline(writeSessionDeadline(deadline))).toEqual(deadline);
+    for (const other of [
+      undefined,
+      '',
+      'not json',
+      '{}',
+      '{"session":1}',
+      '{"session":{"id":"x"}}',
+    ]) {
+      expect(readSessionDeadline(other), String(other)).toBeUndefined();
+    }
   });
 });
 

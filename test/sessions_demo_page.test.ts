@@ -6,106 +6,86 @@
  * then stops the session it could not join. Skipped, with the reason logged, where Chromium is
  * not installed (`.ci/run` installs it when apt is available).
  */
-import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { SessionRecord } from '../src/sessions/sessions.ts';
 import type { FakeJoinAttempt } from '../tools/fake_livekit_api/server.ts';
+import { haveChromium, launchChromium } from './support/chromium.ts';
 import { API_KEY, type Harness, startHarness } from './support/sessions_harness.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  console.warn(
-    `sessions_demo_page.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium)`,
-  );
-}
+describe.skipIf(!haveChromium('sessions_demo_page.test.ts'))(
+  'demo page in headless Chromium',
+  () => {
+    let browser: Browser;
+    let h: Harness;
+    let page: Page;
+    let pageErrors: string[];
 
-/** As the machine notes say: no background traffic to Google's hosts on a closed network. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-];
-
-describe.skipIf(!haveChromium)('demo page in headless Chromium', () => {
-  let browser: Browser;
-  let h: Harness;
-  let page: Page;
-  let pageErrors: string[];
-
-  beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
+    beforeAll(async () => {
+      browser = await launchChromium();
     });
-  });
 
-  afterAll(async () => {
-    await browser?.close();
-  });
+    afterAll(async () => {
+      await browser?.close();
+    });
 
-  afterEach(async () => {
-    await page?.close();
-    await h?.close();
-  });
+    afterEach(async () => {
+      await page?.close();
+      await h?.close();
+    });
 
-  async function openPage(): Promise<void> {
-    h = await startHarness();
-    page = await browser.newPage();
-    pageErrors = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    await page.goto(`${h.url}/`);
-  }
+    async function openPage(): Promise<void> {
+      h = await startHarness();
+      page = await browser.newPage();
+      pageErrors = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(`${h.url}/`);
+    }
 
-  it('renders, starts a session, tries to join with the returned URL and token, then stops it', async () => {
-    await openPage();
-    expect(await page.title()).toBe('Gemini avatar: session demo');
-    expect(await page.locator('#session-json').inputValue()).toContain('"avatar_id"');
-    expect(await page.locator('#stop').isDisabled()).toBe(true);
+    it('renders, starts a session, tries to join with the returned URL and token, then stops it', async () => {
+      await openPage();
+      expect(await page.title()).toBe('Gemini avatar: session demo');
+      expect(await page.locator('#session-json').inputValue()).toContain('"avatar_id"');
+      expect(await page.locator('#stop').isDisabled()).toBe(true);
 
-    const joined = new Promise<FakeJoinAttempt>((resolve) => h.fake.once('join', resolve));
-    const ended = new Promise<SessionRecord>((resolve) => h.server.sessions.once('ended', resolve));
-    await page.fill('#api-key', API_KEY);
-    await page.click('#start');
+      const joined = new Promise<FakeJoinAttempt>((resolve) => h.fake.once('join', resolve));
+      const ended = new Promise<SessionRecord>((resolve) =>
+        h.server.sessions.once('ended', resolve),
+      );
+      await page.fill('#api-key', API_KEY);
+      await page.click('#start');
 
-    const attempt = await joined;
-    expect(h.fake.createdRooms).toHaveLength(1);
-    const room = h.fake.createdRooms[0]!;
-    // The page joined the room it was given, with the client token the start returned.
-    expect(attempt.claims?.video?.room).toBe(room.name);
-    expect(attempt.claims?.video?.roomJoin).toBe(true);
-    const shownId = await page.locator('#session-id').textContent();
-    expect(room.name).toBe(`session-${shownId}`);
-    expect(await page.locator('#livekit-url').textContent()).toBe(h.fake.url);
+      const attempt = await joined;
+      expect(h.fake.createdRooms).toHaveLength(1);
+      const room = h.fake.createdRooms[0]!;
+      // The page joined the room it was given, with the client token the start returned.
+      expect(attempt.claims?.video?.room).toBe(room.name);
+      expect(attempt.claims?.video?.roomJoin).toBe(true);
+      const shownId = await page.locator('#session-id').textContent();
+      expect(room.name).toBe(`session-${shownId}`);
+      expect(await page.locator('#livekit-url').textContent()).toBe(h.fake.url);
 
-    // The join fails (no media server), the page says so and stops the session.
-    await page.locator('#status.error').waitFor();
-    expect(await page.locator('#status').textContent()).toMatch(/^Could not join the room: /);
-    const record = await ended;
-    expect(record).toMatchObject({ id: shownId, endReason: 'USER_CLOSED' });
-    expect(h.fake.deletedRooms).toEqual([room.name]);
-    expect(await page.locator('#start').isEnabled()).toBe(true);
-    expect(pageErrors).toEqual([]);
-  });
+      // The join fails (no media server), the page says so and stops the session.
+      await page.locator('#status.error').waitFor();
+      expect(await page.locator('#status').textContent()).toMatch(/^Could not join the room: /);
+      const record = await ended;
+      expect(record).toMatchObject({ id: shownId, endReason: 'USER_CLOSED' });
+      expect(h.fake.deletedRooms).toEqual([room.name]);
+      expect(await page.locator('#start').isEnabled()).toBe(true);
+      expect(pageErrors).toEqual([]);
+    });
 
-  it('shows the API refusal for a session JSON the validator rejects, and creates nothing', async () => {
-    await openPage();
-    await page.fill('#api-key', API_KEY);
-    await page.fill('#session-json', '{"gemini_realtime_config": {"voice": "Bob"}}');
-    await page.click('#start');
-    await page.locator('#status.error').waitFor();
-    expect(await page.locator('#status').textContent()).toMatch(
-      /^Could not start: dispatch metadata: gemini_realtime_config\.voice: "Bob"/,
-    );
-    expect(h.fake.calls).toEqual([]);
-    expect(pageErrors).toEqual([]);
-  });
-});
+    it('shows the API refusal for a session JSON the validator rejects, and creates nothing', async () => {
+      await openPage();
+      await page.fill('#api-key', API_KEY);
+      await page.fill('#session-json', '{"gemini_realtime_config": {"voice": "Bob"}}');
+      await page.click('#start');
+      await page.locator('#status.error').waitFor();
+      expect(await page.locator('#status').textContent()).toMatch(
+        /^Could not start: dispatch metadata: gemini_realtime_config\.voice: "Bob"/,
+      );
+      expect(h.fake.calls).toEqual([]);
+      expect(pageErrors).toEqual([]);
+    });
+  },
+);

@@ -7,26 +7,20 @@
  * reason. A start that fails at LiveKit deletes what it made and puts the session back to
  * `issued`, so its token can try again; a start that succeeded uses the token up.
  *
- * How long a session runs (the contract with the worker): it ends at `endsAt`, the earlier of
- * its start + max_session_duration and, when SESSIONS_IDLE_TIMEOUT_S is set, its last keep-alive
- * + that timeout. The room's metadata always holds the current end as
- * `{"session":{"id","ends_at","max_session_duration"}}` (ends_at: ISO 8601), rewritten when a
- * keep-alive moves it, so the agent can read it (room.metadata, RoomMetadataChanged) and end the
- * call itself, with its goodbye, at `ends_at`. This service deletes the room `endGraceMs` later
+ * How long a session runs: it ends at `endsAt`, the earlier of its start + max_session_duration
+ * and, when SESSIONS_IDLE_TIMEOUT_S is set, its last keep-alive + that timeout. The room's
+ * metadata always holds the current end (room_metadata.ts, the contract with the agent), so the
+ * agent can end the call itself at that time; this service deletes the room `endGraceMs` later
  * whatever happened, so a session never outlives its limit by more than that.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import {
-  AccessToken,
-  AgentDispatchClient,
-  RoomServiceClient,
-  TrackSource,
-  type VideoGrant,
-} from 'livekit-server-sdk';
+import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import type { Secret } from '../config/secret.ts';
 import { ApiError } from './api_error.ts';
+import { mintClientToken } from './client_token.ts';
+import { writeSessionDeadline } from './room_metadata.ts';
 import { SessionTokenError, type SessionTokens } from './session_tokens.ts';
 
 /** LiveAvatar's session end reasons (StopSessionSchema.reason). */
@@ -108,14 +102,6 @@ export interface SessionManagerOptions {
 const DEPARTURE_TIMEOUT_S = 10;
 const DEFAULT_END_GRACE_MS = 5_000;
 const DEFAULT_RETENTION_MS = 60 * 60_000;
-
-/** What a user may do in the room: join it, hear and see the agent, speak, show, type. */
-const USER_SOURCES = [
-  TrackSource.MICROPHONE,
-  TrackSource.CAMERA,
-  TrackSource.SCREEN_SHARE,
-  TrackSource.SCREEN_SHARE_AUDIO,
-];
 
 function livekitFailure(what: string, error: unknown): ApiError {
   const detail =
@@ -363,7 +349,11 @@ export class SessionManager extends EventEmitter {
         metadata: record.metadata,
       });
       record.dispatchId = dispatch.id;
-      clientToken = await this.#clientToken(room);
+      clientToken = await mintClientToken({
+        ...this.#options.livekit,
+        room,
+        ttlMs: this.#options.clientTokenTtlMs,
+      });
     } catch (error) {
       await this.#deleteRoom(room, record.id);
       delete record.room;
@@ -389,30 +379,6 @@ export class SessionManager extends EventEmitter {
     };
   }
 
-  async #clientToken(room: string): Promise<string> {
-    const token = new AccessToken(
-      this.#options.livekit.apiKey.reveal(),
-      this.#options.livekit.apiSecret.reveal(),
-      {
-        identity: `user-${randomBytes(6).toString('hex')}`,
-        name: 'user',
-        ttl: Math.ceil(this.#options.clientTokenTtlMs / 1000),
-      },
-    );
-    const grant: VideoGrant = {
-      roomJoin: true,
-      room,
-      canSubscribe: true,
-      canPublish: true,
-      canPublishSources: USER_SOURCES,
-      // Text input to the agent (lk.chat) goes as a data stream.
-      canPublishData: true,
-      canUpdateOwnMetadata: false,
-    };
-    token.addGrant(grant);
-    return token.toJwt();
-  }
-
   #endsAt(record: SessionRecord): number {
     const hardEnd = record.startedAt! + record.maxDurationMs;
     const { idleTimeoutMs } = this.#options;
@@ -420,12 +386,10 @@ export class SessionManager extends EventEmitter {
   }
 
   #roomMetadata(record: SessionRecord): string {
-    return JSON.stringify({
-      session: {
-        id: record.id,
-        ends_at: new Date(record.endsAt!).toISOString(),
-        max_session_duration: Math.round(record.maxDurationMs / 1000),
-      },
+    return writeSessionDeadline({
+      sessionId: record.id,
+      endsAt: record.endsAt!,
+      maxSessionDurationS: Math.round(record.maxDurationMs / 1000),
     });
   }
 
