@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiveAvatarSession as Sdk } from '@heygen/liveavatar-web-sdk';
 import type { Browser } from 'playwright-core';
 import type { SessionRecord } from '../src/sessions/sessions.ts';
 import { haveChromium, launchChromium } from './support/chromium.ts';
@@ -103,7 +104,7 @@ describe.skipIf(!haveChromium('sessions_liveavatar_sdk.test.ts'))(
       // The frontend: LiveAvatar's SDK, with only apiUrl changed.
       const outcome = await page.evaluate(
         async ({ token, apiUrl }) => {
-          const LiveAvatarSession = (window as unknown as Record<string, any>).LiveAvatarSession;
+          const { LiveAvatarSession } = window as unknown as { LiveAvatarSession: typeof Sdk };
           const session = new LiveAvatarSession(token, { apiUrl });
           try {
             await session.start();
