@@ -550,6 +550,12 @@ describe('settings', () => {
     );
   });
 
+  it('refuses automatic dispatch: sessions dispatch the agent by name', async () => {
+    await expect(startHarness({ env: { AGENT_DISPATCH: 'automatic' } })).rejects.toThrow(
+      /^AGENT_DISPATCH: automatic dispatch has no agent name to dispatch by/,
+    );
+  });
+
   it('names a bad SESSIONS_* value with what is allowed', () => {
     expect(() => loadSessionsConfig({ SESSIONS_PORT: 'eighty' })).toThrow(
       /SESSIONS_PORT: "eighty" is not valid \(allowed: a whole number from 0 to 65535\)/,

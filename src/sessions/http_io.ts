@@ -12,20 +12,49 @@ const API_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-/** Read the whole body, refusing with 413 as soon as it is larger than `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/**
+ * Read the whole body, refusing with 413 as soon as it is larger than `limit` bytes. The rest of
+ * a refused body is left unread (the request is paused); the caller answers with
+ * `connection: close`, so the socket goes once the answer is sent.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const tooLarge = (size: number) =>
     new ApiError(413, `body: ${size} bytes is too large (allowed: up to ${limit} bytes)`);
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(size);
-    chunks.push(chunk as Buffer);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.pause();
+    return Promise.reject(tooLarge(declared));
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      done();
+      req.pause();
+      reject(tooLarge(size));
+    };
+    const onEnd = () => {
+      done();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
 }
 
 /** A JSON object body; an empty body is `{}` when `optional`. */

@@ -58,13 +58,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   const logs: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
-  const server = await SessionsServer.start({
-    config: { ...loadSessionsConfig(env), ...options.config },
-    settings: loadSettings(env),
-    logger,
-    ...(options.now ? { now: options.now } : {}),
-    ...(options.endGraceMs !== undefined ? { endGraceMs: options.endGraceMs } : {}),
-  });
+  let server: SessionsServer;
+  try {
+    server = await SessionsServer.start({
+      config: { ...loadSessionsConfig(env), ...options.config },
+      settings: loadSettings(env),
+      logger,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.endGraceMs !== undefined ? { endGraceMs: options.endGraceMs } : {}),
+    });
+  } catch (error) {
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     fake,
     server,
