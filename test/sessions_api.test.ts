@@ -265,6 +265,8 @@ describe('refusals: the right status, one line, nothing created at LiveKit', () 
       post(`${h.url}/v1/sessions/start`, auth),
     ]);
     expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+    const refused = answers.find((a) => a.status === 409)!;
+    expect(refused.body.message).toMatch(/^Authorization: this session token already started/);
     expect(h.fake.createdRooms).toHaveLength(1);
   });
 

@@ -111,6 +111,13 @@ function livekitFailure(what: string, error: unknown): ApiError {
   return new ApiError(502, `LiveKit: could not ${what} (${detail})`);
 }
 
+function alreadyStarted(record: SessionRecord): ApiError {
+  return new ApiError(
+    409,
+    `Authorization: this session token already started session ${record.id} (a session token starts one session; create a new one)`,
+  );
+}
+
 function isNotFound(error: unknown): boolean {
   return (error as { status?: number } | undefined)?.status === 404;
 }
@@ -197,12 +204,7 @@ export class SessionManager extends EventEmitter {
         `Authorization: session ${claimsSessionId} is not known here any more`,
       );
     }
-    if (forStart && record.state !== 'issued') {
-      throw new ApiError(
-        409,
-        `Authorization: this session token already started session ${record.id} (a session token starts one session; create a new one)`,
-      );
-    }
+    if (forStart && record.state !== 'issued') throw alreadyStarted(record);
     return record;
   }
 
@@ -226,9 +228,8 @@ export class SessionManager extends EventEmitter {
 
   /** Create the room, dispatch the agent into it and mint the user's token. */
   async start(record: SessionRecord): Promise<StartedSession> {
-    if (record.state !== 'issued') {
-      throw new ApiError(409, `session ${record.id} was already started`);
-    }
+    // Checked again: another start with the same token may have got here during an await.
+    if (record.state !== 'issued') throw alreadyStarted(record);
     // Taken before the first await: a second start with the same token now sees 'starting'.
     record.state = 'starting';
     try {
