@@ -16,4 +16,9 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The session API's demo page runs in the browser, with livekit-client as a global.
+    files: ['src/sessions/demo/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'script' },
+  },
 );

@@ -16,8 +16,6 @@ import {
   defineAgent,
   log,
 } from '@livekit/agents';
-import { withContext } from './config/contexts.ts';
-import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import {
@@ -27,6 +25,7 @@ import {
   checkAvatar,
 } from './avatar/from_settings.ts';
 import { CallDeadline, MAX_DURATION_REACHED } from './call_deadline.ts';
+import { settingsForDispatch } from './dispatch_settings.ts';
 import { prewarmWorker } from './prewarm.ts';
 import { createCallSession } from './session.ts';
 
@@ -36,15 +35,14 @@ export function settingsForJob(
   env: Env = process.env,
 ): { settings: Settings; instructions: string } | undefined {
   try {
-    const settings = applyDispatchMetadata(loadSettings(env), ctx.job.metadata);
-    checkAvatar(settings);
+    const { settings, instructions } = settingsForDispatch(loadSettings(env), ctx.job.metadata);
     if (settings.droppedDefaults?.length) {
       log().warn(
         { jobId: ctx.job.id, dropped: settings.droppedDefaults, model: settings.capabilities.id },
         'worker defaults the dispatched model cannot take were left out',
       );
     }
-    return withContext(settings);
+    return { settings, instructions };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log().error(
