@@ -2,8 +2,8 @@
  * The offline console as a user runs it: `node --import tsx src/console.ts ...` in a child process,
  * against the fake Gemini Live server in this process (GOOGLE_GEMINI_BASE_URL).
  *
- * Isolation: the console loads `.env` and `.env.local` from its working directory, and those files
- * win over the environment. A developer's `.env.local` in the repo would leak a real key or model
+ * Isolation: the console loads `.env.local` and `.env` from its working directory for what the
+ * environment does not set. A developer's `.env.local` in the repo would leak a real key or model
  * into these runs, so each child runs in an empty temp directory (with a `node_modules` link, so
  * `--import tsx` resolves exactly as it does from the repo root) and with a clean environment
  * (PATH, HOME and what the test sets): test/support/child_run.ts. One test puts a `.env.local` in

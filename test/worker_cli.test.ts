@@ -3,8 +3,8 @@
  * process. The main process checks the environment before it registers and refuses to start with
  * one line per problem; with good settings `dev` starts and tries to reach its LiveKit server.
  *
- * Isolation: src/agent.ts loads `.env` and `.env.local` from its working directory, and those win
- * over the environment, so each child runs in an empty temp directory (with a `node_modules`
+ * Isolation: src/agent.ts loads `.env.local` and `.env` from its working directory for what the
+ * environment does not set, so each child runs in an empty temp directory (with a `node_modules`
  * link: `--import tsx` resolves from the working directory, for the worker and the inference
  * process it forks, as it does from the repo root) and with a clean environment: PATH, HOME and
  * what the test sets. No LiveKit server is needed: the started worker only has to try.
