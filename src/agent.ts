@@ -23,6 +23,7 @@ import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import { avatarPublisherFor, checkAvatar } from './avatar/from_settings.ts';
 import { prewarmWorker } from './prewarm.ts';
 import { createCallSession } from './session.ts';
+import { unreachableLiveKit, useLocalLiveKit } from './worker_startup.ts';
 
 /** Settings for one job, or undefined (logged) when its dispatch cannot run. */
 export function settingsForJob(
@@ -98,6 +99,11 @@ export default defineAgent({
 });
 
 const WORKER_COMMANDS = new Set(['dev', 'start', 'connect']);
+/**
+ * Commands that give up at once, with one line, when no LiveKit server answers. `start` keeps the
+ * framework's retries: in production the server may come up after the worker.
+ */
+const PROBED_COMMANDS = new Set(['dev', 'connect']);
 
 /**
  * How long a job process has to acknowledge a shutdown request and exit (the framework's default
@@ -164,14 +170,16 @@ if (isMainModule()) {
       );
       process.exit(1);
     }
-    if (settings.livekit.usingLocalDefaults) {
-      // No LIVEKIT_URL: talk to `livekit-server --config livekit.yaml` on this machine.
-      process.env.LIVEKIT_URL = settings.livekit.url;
-      process.env.LIVEKIT_API_KEY = settings.livekit.apiKey.reveal();
-      process.env.LIVEKIT_API_SECRET = settings.livekit.apiSecret.reveal();
-      process.stderr.write(
-        `LIVEKIT_URL not set: using the local livekit-server at ${settings.livekit.url} (livekit.yaml)\n`,
-      );
+    // No LIVEKIT_URL, or a localhost one without keys: `livekit-server --config livekit.yaml`.
+    const local = useLocalLiveKit(settings);
+    if (local) process.stderr.write(`${local}\n`);
+    // `--url` on the command line picks another server; the framework then reports on it.
+    if (PROBED_COMMANDS.has(command) && !process.argv.some((arg) => arg.startsWith('--url'))) {
+      const problem = await unreachableLiveKit(settings.livekit.url);
+      if (problem) {
+        process.stderr.write(`${problem}\n`);
+        process.exit(1);
+      }
     }
     agentName = settings.agentName;
     // Automatic dispatch: make sure the framework does not pick a name up from the environment.

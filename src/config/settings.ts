@@ -180,6 +180,11 @@ export function resolveCapabilities(
   }
 }
 
+/** A URL on this machine (localhost, 127.0.0.1 or [::1]), where livekit.yaml's dev keys apply. */
+export function isLocalUrl(url: string): boolean {
+  return /^(wss?|https?):\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/|$)/.test(url);
+}
+
 function livekitFromEnv(env: Env, problems: string[]): Settings['livekit'] {
   const url = text(env, 'LIVEKIT_URL');
   const apiKey = text(env, 'LIVEKIT_API_KEY');
@@ -197,7 +202,7 @@ function livekitFromEnv(env: Env, problems: string[]): Settings['livekit'] {
       `LIVEKIT_URL: ${showValue(url)} is not valid (allowed: a ws://, wss://, http:// or https:// URL)`,
     );
   }
-  const local = /^(wss?|https?):\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/|$)/.test(url);
+  const local = isLocalUrl(url);
   const missing = [!apiKey && 'LIVEKIT_API_KEY', !apiSecret && 'LIVEKIT_API_SECRET'].filter(
     Boolean,
   );
