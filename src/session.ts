@@ -6,6 +6,7 @@ import { type APIConnectOptions, type VAD, inference, llm, log, voice } from '@l
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as silero from '@livekit/agents-plugin-silero';
 import { drainUnusedRecognitionInput } from './audio/recognition_drain.ts';
+import { withEmptyCloseTurnAsDebug } from './close_turn_log.ts';
 import { resolveInstructions } from './config/contexts.ts';
 import { type Settings, describeSettings } from './config/settings.ts';
 import type { GuardedRealtimeModel } from './gemini/guarded_realtime.ts';
@@ -72,6 +73,13 @@ class CallAgent extends voice.Agent {
   }
 }
 
+/** The call's session: the empty user turn the framework commits at close is no warning. */
+class CallAgentSession extends voice.AgentSession {
+  override start(...args: Parameters<voice.AgentSession['start']>): Promise<void> {
+    return withEmptyCloseTurnAsDebug(() => super.start(...args));
+  }
+}
+
 export async function createCallSession(options: CallSessionOptions): Promise<CallSession> {
   const { settings } = options;
   const instructions = options.instructions ?? resolveInstructions(settings);
@@ -83,7 +91,7 @@ export async function createCallSession(options: CallSessionOptions): Promise<Ca
     settings.turnDetection === 'livekit'
       ? await livekitTurnDetection(settings, options.vad)
       : { turnHandling: { turnDetection: 'realtime_llm' as const } };
-  const session = new voice.AgentSession({
+  const session = new CallAgentSession({
     llm: model,
     ...turnParts,
     turnHandling: {
