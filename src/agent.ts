@@ -5,8 +5,7 @@
  * invalid setting. Each job then applies its dispatch metadata; a bad dispatch ends that job only.
  */
 import './load_env.ts';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import {
   type JobContext,
   type JobProcess,
@@ -22,6 +21,7 @@ import { ConfigError } from './config/errors.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import { avatarPublisherFor, checkAvatar } from './avatar/from_settings.ts';
 import { prewarmWorker } from './prewarm.ts';
+import { isMainModule } from './cli_io.ts';
 import { createCallSession } from './session.ts';
 import { unreachableLiveKit, useLocalLiveKit } from './worker_startup.ts';
 
@@ -117,16 +117,6 @@ const PROBED_COMMANDS = new Set(['dev', 'connect']);
  */
 const JOB_PROCESS_CLOSE_TIMEOUT_MS = 10_000;
 
-function isMainModule(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return pathToFileURL(realpathSync(script)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
-
 /** Check the environment before the worker registers; exit 1 with what is missing. */
 function checkedWorkerSettings(): Settings | undefined {
   try {
@@ -157,11 +147,13 @@ function exitZeroAfterGracefulSigterm(): void {
   });
 }
 
-if (isMainModule()) {
+if (isMainModule(import.meta.url)) {
   exitZeroAfterGracefulSigterm();
   const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+  // `dev --help` shows the framework's help, whatever the settings.
+  const help = process.argv.some((arg) => arg === '--help' || arg === '-h');
   let agentName: string | undefined;
-  if (command && WORKER_COMMANDS.has(command)) {
+  if (command && WORKER_COMMANDS.has(command) && !help) {
     const settings = checkedWorkerSettings()!;
     if (settings.livekit.usingLocalDefaults && command === 'start') {
       // Production never guesses a server: in a container, localhost is the container itself.

@@ -222,6 +222,16 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
       expect(run.stderr).toBe('');
     });
 
+    it('ends with a summary on stdout: what was said, in order, and the files it wrote', () => {
+      expect(run.stdout.trimEnd().split('\n')).toEqual([
+        expect.stringMatching(/^console: the call is done \(\d+\.\d s\):$/),
+        `  agent: ${GREETING_REPLY.text}`,
+        '  user: hello',
+        `  agent: ${ANSWER.text}`,
+        `console: wrote ${output}, ${transcript}`,
+      ]);
+    });
+
     it('writes every sample of the replies (greeting + answer) to --output, 24 kHz mono', () => {
       const wav = readWav(output);
       expect({ sampleRate: wav.sampleRate, channels: wav.channels }).toEqual({
@@ -573,11 +583,12 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
 
       it('a .env.local in the working directory is read (why the other runs use an empty one)', async () => {
         const dir = runDir(work);
+        // It fills in what the environment does not set (the environment wins: settings.test.ts).
         writeFileSync(path.join(dir, '.env.local'), 'GEMINI_VOICE=Bob\n');
         const fake = await startFake();
         const run = await runConsole(
           ['--input', HELLO],
-          { GOOGLE_API_KEY: 'test', GOOGLE_GEMINI_BASE_URL: fake.baseUrl, GEMINI_VOICE: 'Kore' },
+          { GOOGLE_API_KEY: 'test', GOOGLE_GEMINI_BASE_URL: fake.baseUrl },
           { cwd: dir },
         );
         expectExit(run, 1);

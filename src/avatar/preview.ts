@@ -22,8 +22,7 @@
  *
  * Exit codes: 0 done, 2 bad arguments, 4 failed.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,10 +32,18 @@ import { DEFAULT_AVATARS_DIR } from '../config/settings.ts';
 import { AvRecorder, type RecordedFrame } from './av_recorder.ts';
 import type { AvatarAudioSink } from './audio_sink.ts';
 import { AvatarError, resolveAvatar } from './avatar_source.ts';
+import { BT601, ENCODE, onPath, runFfmpeg } from './ffmpeg.ts';
 import { VirtualClock } from './clock.ts';
 import { AVATAR_SAMPLE_RATE, AvatarPublisher } from './publisher.ts';
 import { Y4mWriter, i420Bytes } from './y4m_writer.ts';
-import { UsageError, parseOptions, readInputWav, statusLine } from '../cli_io.ts';
+import {
+  UsageError,
+  formatBytes,
+  isMainModule,
+  parseOptions,
+  readInputWav,
+  statusLine,
+} from '../cli_io.ts';
 
 const USAGE =
   'usage: npm run avatar:preview -- --input <wav> --output <file.y4m|.mp4|.webm> ' +
@@ -158,59 +165,8 @@ function checkFolder(option: string, file: string): void {
   if (!isDir) throw new UsageError(`${option}: "${file}": folder ${dir} does not exist`);
 }
 
-function onPath(command: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(path.join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this folder
-    }
-  }
-  return false;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// --- ffmpeg ---
-
-/** ffmpeg's encoder for the video (y4m on stdin) and then the mux with the audio. */
-const ENCODE: Record<Exclude<OutputKind, '.y4m'>, { video: string[]; audio: string[] }> = {
-  '.mp4': {
-    video: ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p'],
-    audio: ['-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart'],
-  },
-  '.webm': {
-    video: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1'],
-    audio: ['-c:a', 'libopus', '-b:a', '64k'],
-  },
-};
-
-const BT601 = ['-color_range', 'tv', '-colorspace', 'smpte170m'];
-
-interface Ffmpeg {
-  child: ChildProcess;
-  done: Promise<void>;
-}
-
-function runFfmpeg(args: string[], stdin: 'pipe' | 'ignore'): Ffmpeg {
-  const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], {
-    stdio: [stdin, 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
-  const done = new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolve();
-      const why = stderr.trim().split('\n').at(-1) ?? '';
-      reject(new Error(`ffmpeg exited with ${signal ?? `code ${code}`}${why ? `: ${why}` : ''}`));
-    });
-  });
-  return { child, done };
 }
 
 // --- the preview ---
@@ -297,12 +253,6 @@ async function speak(
 /** Bytes of a .y4m of `ms` at this size and rate: header, then a 6-byte tag and I420 per frame. */
 export function y4mBytes(ms: number, width: number, height: number, fps: number): number {
   return 64 + Math.ceil((ms * fps) / 1000) * (6 + i420Bytes(width, height));
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1_000_000) return `${Math.max(1, Math.round(bytes / 1000))} KB`;
-  if (bytes < 1_000_000_000) return `${(bytes / 1_000_000).toFixed(1)} MB`;
-  return `${(bytes / 1_000_000_000).toFixed(2)} GB`;
 }
 
 /** The line that warns a .y4m is uncompressed, with what this one will weigh. */
@@ -434,4 +384,4 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-void main();
+if (isMainModule(import.meta.url)) void main();
