@@ -9,35 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { withEmptyCloseTurnAsDebug } from '../src/close_turn_log.ts';
 import { MIC_RATE } from '../src/console/offline_call.ts';
 import { tonePcm16 } from '../tools/fake_gemini/server.ts';
-import { quietLogger, startHarness, type Harness } from './support/call_harness.ts';
+import { startHarness, type Harness } from './support/call_harness.ts';
+import { LOGGER_KEY, recordLogs } from './support/log_recorder.ts';
 
-const LOGGER_KEY = Symbol.for('@livekit/agents:logger');
 const CLOSE_LINE = 'skipping user input, speech scheduling is paused';
-
-type Level = 'error' | 'warn' | 'debug';
-type Logger = Record<Level, (...args: unknown[]) => void>;
-const globals = globalThis as unknown as Record<symbol, Logger>;
-type Line = { level: Level; text: string; fields: unknown };
-
-/** Record every error, warn and debug call on the framework's logger, whatever the log level. */
-function recordLogs(): { lines: Line[]; restore(): void } {
-  quietLogger();
-  const real = globals[LOGGER_KEY]!;
-  const lines: Line[] = [];
-  globals[LOGGER_KEY] = new Proxy(real, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      if (prop !== 'error' && prop !== 'warn' && prop !== 'debug') return value.bind(target);
-      return (...args: unknown[]) => {
-        const text = args.find((a): a is string => typeof a === 'string') ?? '';
-        lines.push({ level: prop, text, fields: args[0] });
-        value.apply(target, args);
-      };
-    },
-  });
-  return { lines, restore: () => (globals[LOGGER_KEY] = real) };
-}
 
 describe('the close of a call', () => {
   let h: Harness | undefined;
@@ -50,7 +25,7 @@ describe('the close of a call', () => {
   });
 
   it('a greeting, a spoken turn, an answer, a close: no warning, the close turn at debug', async () => {
-    const logs = recordLogs();
+    const logs = recordLogs(['error', 'warn', 'debug']);
     restore = logs.restore;
     h = await startHarness({
       env: { GEMINI_MODEL: 'gemini-3.1-flash-live-preview' },
@@ -76,7 +51,7 @@ describe('withEmptyCloseTurnAsDebug', () => {
   afterEach(() => restore?.());
 
   it('keeps the warning for a turn with words in it, and every other warning', async () => {
-    const logs = recordLogs();
+    const logs = recordLogs(['error', 'warn', 'debug']);
     restore = logs.restore;
     // What the activity does: take log() while the session starts, warn later.
     const logger = await withEmptyCloseTurnAsDebug(async () => log());
@@ -89,7 +64,7 @@ describe('withEmptyCloseTurnAsDebug', () => {
       ['warn', 'something else'],
     ]);
     // Outside a start, log() is the framework's logger again.
-    expect(log()).toBe(globals[LOGGER_KEY]);
+    expect(log()).toBe((globalThis as unknown as Record<symbol, unknown>)[LOGGER_KEY]);
     log().warn({ 'lk.pii.user_input': '' }, CLOSE_LINE);
     expect(logs.lines.at(-1)?.level).toBe('warn');
   });
