@@ -1,6 +1,7 @@
 /**
- * What the command-line tools (console, avatar preview, bench, soak) share: option parsing and the
- * usage error they exit with, reading the `--input` speech file, and a one-line status on stderr.
+ * What the command-line tools (console, demo, avatar preview, bench, soak, scripts) share: whether
+ * a module is the entry, option parsing and the usage error they exit with, reading the `--input`
+ * speech file, a one-line status on stderr, and file sizes for people.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';

@@ -251,7 +251,7 @@ async function speak(
 }
 
 /** Bytes of a .y4m of `ms` at this size and rate: header, then a 6-byte tag and I420 per frame. */
-export function y4mBytes(ms: number, width: number, height: number, fps: number): number {
+function y4mBytes(ms: number, width: number, height: number, fps: number): number {
   return 64 + Math.ceil((ms * fps) / 1000) * (6 + i420Bytes(width, height));
 }
 
