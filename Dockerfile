@@ -27,11 +27,10 @@ RUN apt-get update -qq \
 FROM base AS build
 WORKDIR /app
 
-# Dependency files first, so this layer is reused across code-only changes. .npmrc carries
-# onnxruntime-node-install=skip: onnxruntime-node's postinstall would otherwise download optional
-# GPU binaries; the CPU ones it needs ship in the package. The env var says the same for npm
-# versions that stop passing unknown .npmrc keys to install scripts.
-COPY package.json package-lock.json .npmrc ./
+# Dependency files first, so this layer is reused across code-only changes. onnxruntime-node's
+# postinstall would download optional GPU binaries (the CPU ones it needs ship in the package):
+# package.json's allowScripts denies it on npm >= 11.19, and the env var skips it on older npm.
+COPY package.json package-lock.json ./
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 # Runtime dependencies only: tsx (which runs the TypeScript sources) is one of them.
 RUN npm ci --omit=dev --no-audit --no-fund

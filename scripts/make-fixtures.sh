@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Generate the speech fixtures in test/fixtures/ (committed; tests never run this script).
+# Generate the speech fixtures in test/fixtures/ (committed; tests never run this script), and the
+# offline demo's spoken question, tools/demo/question.wav (the same sentence as weather.wav).
 #
 # Needs: espeak-ng (1.51 made the committed files) and sox (14.4.2), e.g.
 #   apt-get install -y espeak-ng sox
@@ -60,6 +61,10 @@ for v in a i u; do
   parts+=("$TMP/$v.wav" "$TMP/gap.wav")
 done
 sox -D "${parts[@]}" "$OUT/vowels_24k.wav"
+
+# `npm run demo` plays this as the user's question (product code never reads test/).
+mkdir -p "$ROOT/tools/demo"
+cp "$OUT/weather.wav" "$ROOT/tools/demo/question.wav"
 
 for f in hello weather count vowels_24k; do
   printf '%-16s %s\n' "$f.wav" "$(soxi -r "$OUT/$f.wav") Hz, $(soxi -c "$OUT/$f.wav") ch, $(soxi -D "$OUT/$f.wav") s, $(stat -c %s "$OUT/$f.wav") bytes"

@@ -5,8 +5,7 @@
  * invalid setting. Each job then applies its dispatch metadata; a bad dispatch ends that job only.
  */
 import './load_env.ts';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import {
   type JobContext,
   type JobProcess,
@@ -27,7 +26,9 @@ import {
 import { CallDeadline, MAX_DURATION_REACHED } from './call_deadline.ts';
 import { settingsForDispatch } from './dispatch_settings.ts';
 import { prewarmWorker } from './prewarm.ts';
+import { isMainModule } from './cli_io.ts';
 import { createCallSession } from './session.ts';
+import { unreachableLiveKit, useLocalLiveKit } from './worker_startup.ts';
 
 /** Settings for one job, or undefined (logged) when its dispatch cannot run. */
 export function settingsForJob(
@@ -130,6 +131,11 @@ export default defineAgent({
 });
 
 const WORKER_COMMANDS = new Set(['dev', 'start', 'connect']);
+/**
+ * Commands that give up at once, with one line, when no LiveKit server answers. `start` keeps the
+ * framework's retries: in production the server may come up after the worker.
+ */
+const PROBED_COMMANDS = new Set(['dev', 'connect']);
 
 /**
  * How long a job process has to acknowledge a shutdown request and exit (the framework's default
@@ -142,16 +148,6 @@ const WORKER_COMMANDS = new Set(['dev', 'start', 'connect']);
  * a closing call's own teardown (room disconnect, usage line, avatar) takes well under a second.
  */
 const JOB_PROCESS_CLOSE_TIMEOUT_MS = 10_000;
-
-function isMainModule(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return pathToFileURL(realpathSync(script)).href === import.meta.url;
-  } catch {
-    return false;
-  }
-}
 
 /** Check the environment before the worker registers; exit 1 with what is missing. */
 function checkedWorkerSettings(): Settings | undefined {
@@ -183,11 +179,13 @@ function exitZeroAfterGracefulSigterm(): void {
   });
 }
 
-if (isMainModule()) {
+if (isMainModule(import.meta.url)) {
   exitZeroAfterGracefulSigterm();
   const command = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+  // `dev --help` shows the framework's help, whatever the settings.
+  const help = process.argv.some((arg) => arg === '--help' || arg === '-h');
   let agentName: string | undefined;
-  if (command && WORKER_COMMANDS.has(command)) {
+  if (command && WORKER_COMMANDS.has(command) && !help) {
     const settings = checkedWorkerSettings()!;
     if (settings.livekit.usingLocalDefaults && command === 'start') {
       // Production never guesses a server: in a container, localhost is the container itself.
@@ -196,14 +194,16 @@ if (isMainModule()) {
       );
       process.exit(1);
     }
-    if (settings.livekit.usingLocalDefaults) {
-      // No LIVEKIT_URL: talk to `livekit-server --config livekit.yaml` on this machine.
-      process.env.LIVEKIT_URL = settings.livekit.url;
-      process.env.LIVEKIT_API_KEY = settings.livekit.apiKey.reveal();
-      process.env.LIVEKIT_API_SECRET = settings.livekit.apiSecret.reveal();
-      process.stderr.write(
-        `LIVEKIT_URL not set: using the local livekit-server at ${settings.livekit.url} (livekit.yaml)\n`,
-      );
+    // No LIVEKIT_URL, or a localhost one without keys: `livekit-server --config livekit.yaml`.
+    const local = useLocalLiveKit(settings);
+    if (local) process.stderr.write(`${local}\n`);
+    // `--url` on the command line picks another server; the framework then reports on it.
+    if (PROBED_COMMANDS.has(command) && !process.argv.some((arg) => arg.startsWith('--url'))) {
+      const problem = await unreachableLiveKit(settings.livekit.url);
+      if (problem) {
+        process.stderr.write(`${problem}\n`);
+        process.exit(1);
+      }
     }
     agentName = settings.agentName;
     // Automatic dispatch: make sure the framework does not pick a name up from the environment.

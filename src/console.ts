@@ -49,12 +49,12 @@ import { applyDispatchMetadata } from './config/dispatch.ts';
 import { ConfigError } from './config/errors.ts';
 import { type Settings, loadSettings } from './config/settings.ts';
 import { WavWriter } from './audio/wav.ts';
-import { type CallEvent, errorMessage } from './console/call_events.ts';
+import { type CallEvent, conversationLines, errorMessage } from './console/call_events.ts';
 import { MIC_RATE, OfflineCall, SPEAKER_RATE, type Speaker } from './console/offline_call.ts';
 import { createCallSession } from './session.ts';
 import { PacedFrameSource } from './video/paced_frames.ts';
 import { Y4mReader } from './video/y4m_reader.ts';
-import { UsageError, parseOptions, readInputWav, statusLine } from './cli_io.ts';
+import { UsageError, isMainModule, parseOptions, readInputWav, statusLine } from './cli_io.ts';
 
 const USAGE =
   'usage: npm run console -- --input <wav> [--output <wav>] [--transcript <jsonl>] ' +
@@ -239,7 +239,16 @@ function describe(event: CallEvent): string | undefined {
   }
 }
 
-export async function runConsole(argv: string[]): Promise<number> {
+export interface RunConsoleOptions {
+  /** Print the closing summary (what was said, the files written) on success. Default true. */
+  summary?: boolean;
+}
+
+export async function runConsole(
+  argv: string[],
+  { summary = true }: RunConsoleOptions = {},
+): Promise<number> {
+  const started = Date.now();
   const args = parseConsoleArgs(argv);
   // SIGTERM or Ctrl-C ends the call the way its end would: Gemini socket closed, files written.
   let stopped: NodeJS.Signals | undefined;
@@ -406,6 +415,16 @@ export async function runConsole(argv: string[]): Promise<number> {
     );
     return EXIT.timeout;
   }
+  if (!summary) return EXIT.ok;
+  const files = [args.output, args.transcript, args.video].filter((f) => f !== undefined);
+  const said = conversationLines(offline.events.events).map((line) => `  ${line}`);
+  process.stdout.write(
+    [
+      `console: the call is done (${((Date.now() - started) / 1000).toFixed(1)} s):`,
+      ...said,
+      ...(files.length > 0 ? [`console: wrote ${files.join(', ')}`] : []),
+    ].join('\n') + '\n',
+  );
   return EXIT.ok;
 }
 
@@ -437,8 +456,11 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) {
       process.stderr.write(`console: ${error.message}\n`);
       code = EXIT.config;
+    } else if (error instanceof UsageError && !error.message) {
+      process.stdout.write(`${USAGE}\n`); // --help
+      code = EXIT.ok;
     } else if (error instanceof UsageError) {
-      process.stderr.write(error.message ? `console: ${error.message}\n${USAGE}\n` : `${USAGE}\n`);
+      process.stderr.write(`console: ${error.message}\n${USAGE}\n`);
       code = EXIT.usage;
     } else {
       process.stderr.write(`console: ${(error as Error).message}\n`);
@@ -449,4 +471,4 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-void main();
+if (isMainModule(import.meta.url)) void main();

@@ -1,6 +1,7 @@
 /**
- * Imported first by the entry points: loads `.env` / `.env.local` before any other module runs,
- * so variables that plugins read at import time (LK_GOOGLE_DEBUG, GOOGLE_GEMINI_BASE_URL) see them.
+ * Imported first by the entry points: fills in from `.env.local` / `.env` what the environment does
+ * not set, before any other module runs, so variables that plugins read at import time
+ * (LK_GOOGLE_DEBUG, GOOGLE_GEMINI_BASE_URL) see them.
  */
 import { loadEnvFiles } from './config/settings.ts';
 

@@ -1,15 +1,17 @@
 /**
  * `npm run avatar:preview` as a user runs it, in a child process: count.wav in, a .y4m (plus its
- * .wav) and a trace out, checked against the fixture's own audio; and the bad arguments it
- * refuses before doing any work.
+ * .wav) and a trace out, checked against the fixture's own audio; rendered on the virtual clock
+ * (the default) and in real time (`--realtime`); and the bad arguments it refuses before doing
+ * any work.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readWav } from '../src/audio/wav.ts';
+import { readWav, writeWav } from '../src/audio/wav.ts';
+import { tonePcm16 } from '../tools/fake_gemini/server.ts';
 import { readY4m } from './support/y4m.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -134,7 +136,11 @@ describe('npm run avatar:preview', { timeout: 60_000 }, () => {
     }, 60_000);
 
     it('exits 0 with a y4m of the right size and length (speech + 2 x 0.5 s idle)', () => {
-      expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(run.code, run.stderr).toBe(0);
+      // One line on stderr: the warning that a .y4m is big.
+      expect(run.stderr).toMatch(
+        /^preview: note: \.y4m is uncompressed video, 720 KB per second at 160x120, 25 fps: this one will be about 3\.2 MB\. For a small file write \.mp4 or \.webm \(needs ffmpeg\)\.\n$/,
+      );
       expect(input.sampleRate).toBe(RATE);
       const y4m = readY4m(y4mFile);
       expect({ width: y4m.width, height: y4m.height, fps: y4m.fps }).toEqual({
@@ -166,9 +172,10 @@ describe('npm run avatar:preview', { timeout: 60_000 }, () => {
       expect(loud.length).toBeGreaterThan(20);
       for (const t of loud)
         expect(t.open, `frame ${t.frame} at ${t.audio_ms} ms`).toBeGreaterThan(0.3);
-      // Each pause: shut after the word's release, and stays nearly shut until the next word.
+      // Each pause: shut after the word's release (a frame exactly 40 ms in may still show its
+      // tail), and stays nearly shut until the next word.
       for (const [start, end] of gaps) {
-        const inside = speaking.filter((t) => t.audio_ms >= start + 40 && t.audio_ms <= end - 30);
+        const inside = speaking.filter((t) => t.audio_ms > start + 40 && t.audio_ms <= end - 30);
         expect(inside.length, `pause ${start}-${end} ms`).toBeGreaterThan(0);
         expect(Math.max(...inside.map((t) => t.open)), `pause ${start}-${end}`).toBeLessThanOrEqual(
           0.1,
@@ -199,6 +206,52 @@ describe('npm run avatar:preview', { timeout: 60_000 }, () => {
           FRAME_MS,
         );
       }
+    });
+
+    it('renders on the virtual clock: each frame shows exactly the audio leaving at its time', () => {
+      const shown = trace.filter((t) => t.audio_ms > 0 && t.audio_ms < speechMs);
+      expect(shown.length).toBeGreaterThan(50);
+      // In real time timers jitter by milliseconds; on the virtual clock there is one offset.
+      const offsets = new Set(shown.map((t) => (t.t_ms - t.audio_ms).toFixed(3)));
+      expect([...offsets]).toEqual(['500.000']);
+      expect(run.stdout).toMatch(
+        /, 0 repeated, 0 dropped\), audio 4\.\d\d s; rendered in .* on a virtual clock/,
+      );
+    });
+
+    it('reports the files it wrote with their sizes, as the warning estimated', () => {
+      const wav = y4mFile.replace(/\.y4m$/, '.wav');
+      const kb = (file: string) => Math.round(statSync(file).size / 1000);
+      const mb = (file: string) => (statSync(file).size / 1_000_000).toFixed(1);
+      expect(run.stdout).toContain(
+        `preview: wrote ${y4mFile} (${mb(y4mFile)} MB) and ${wav} (${kb(wav)} KB): `,
+      );
+      expect(run.stderr).toContain(`this one will be about ${mb(y4mFile)} MB`);
+    });
+  });
+
+  describe('--realtime', () => {
+    it('paces the same path on the real clock', async () => {
+      const input = path.join(dir, 'tone.wav');
+      writeWav(input, { sampleRate: RATE, channels: 1, samples: tonePcm16(400, RATE) });
+      const output = path.join(dir, 'tone.y4m');
+      const started = Date.now();
+      const run = await runPreview([
+        '--input',
+        input,
+        '--output',
+        output,
+        '--size',
+        '64x64',
+        '--realtime',
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      const played = /; played in (\d+\.\d+) s in real time\n$/.exec(run.stdout);
+      expect(played, run.stdout).not.toBeNull();
+      // Idle, 0.4 s of speech and idle take their time on the real clock.
+      expect(Number(played![1])).toBeGreaterThanOrEqual(1.4);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+      expect(readY4m(output).frames.length).toBeGreaterThanOrEqual(40);
     });
   });
 

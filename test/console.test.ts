@@ -2,8 +2,8 @@
  * The offline console as a user runs it: `node --import tsx src/console.ts ...` in a child process,
  * against the fake Gemini Live server in this process (GOOGLE_GEMINI_BASE_URL).
  *
- * Isolation: the console loads `.env` and `.env.local` from its working directory, and those files
- * win over the environment. A developer's `.env.local` in the repo would leak a real key or model
+ * Isolation: the console loads `.env.local` and `.env` from its working directory for what the
+ * environment does not set. A developer's `.env.local` in the repo would leak a real key or model
  * into these runs, so each child runs in an empty temp directory (with a `node_modules` link, so
  * `--import tsx` resolves exactly as it does from the repo root) and with a clean environment
  * (PATH, HOME and what the test sets): test/support/child_run.ts. One test puts a `.env.local` in
@@ -220,6 +220,16 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
       expectExit(run, 0);
       expect(turnsOf(fake).map((t) => t.source)).toEqual(['client_content', 'audio']);
       expect(run.stderr).toBe('');
+    });
+
+    it('ends with a summary on stdout: what was said, in order, and the files it wrote', () => {
+      expect(run.stdout.trimEnd().split('\n')).toEqual([
+        expect.stringMatching(/^console: the call is done \(\d+\.\d s\):$/),
+        `  agent: ${GREETING_REPLY.text}`,
+        '  user: hello',
+        `  agent: ${ANSWER.text}`,
+        `console: wrote ${output}, ${transcript}`,
+      ]);
     });
 
     it('writes every sample of the replies (greeting + answer) to --output, 24 kHz mono', () => {
@@ -573,11 +583,12 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
 
       it('a .env.local in the working directory is read (why the other runs use an empty one)', async () => {
         const dir = runDir(work);
+        // It fills in what the environment does not set (the environment wins: settings.test.ts).
         writeFileSync(path.join(dir, '.env.local'), 'GEMINI_VOICE=Bob\n');
         const fake = await startFake();
         const run = await runConsole(
           ['--input', HELLO],
-          { GOOGLE_API_KEY: 'test', GOOGLE_GEMINI_BASE_URL: fake.baseUrl, GEMINI_VOICE: 'Kore' },
+          { GOOGLE_API_KEY: 'test', GOOGLE_GEMINI_BASE_URL: fake.baseUrl },
           { cwd: dir },
         );
         expectExit(run, 1);

@@ -4,39 +4,15 @@
  * real logger is wrapped in a recorder for the test, so every line still goes where it went.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { quietLogger, startHarness, type Harness } from './support/call_harness.ts';
+import { startHarness, type Harness } from './support/call_harness.ts';
+import { recordLogs } from './support/log_recorder.ts';
 import { tonePcm16, type FaultSpec } from '../tools/fake_gemini/server.ts';
 import { MIC_RATE } from '../src/console/offline_call.ts';
 
-const LOGGER_KEY = Symbol.for('@livekit/agents:logger');
 const CONNECT_FAILED = /^Gemini Live connect failed/;
 const CONNECTION_LOST = /^Gemini Live connection lost/;
 const WORDS = tonePcm16(300, MIC_RATE);
 const soon = () => Date.now() + 15_000;
-
-type Level = 'error' | 'warn';
-type Logger = Record<Level, (...args: unknown[]) => void>;
-const globals = globalThis as unknown as Record<symbol, Logger>;
-
-/** Record the first argument of every error and warn call on the framework's logger. */
-function recordLogs(): { lines: { level: Level; text: string }[]; restore(): void } {
-  quietLogger();
-  const real = globals[LOGGER_KEY]!;
-  const lines: { level: Level; text: string }[] = [];
-  globals[LOGGER_KEY] = new Proxy(real, {
-    get(target, prop) {
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      if (prop !== 'error' && prop !== 'warn') return value.bind(target);
-      return (...args: unknown[]) => {
-        const text = args.find((a): a is string => typeof a === 'string') ?? '';
-        lines.push({ level: prop, text });
-        value.apply(target, args);
-      };
-    },
-  });
-  return { lines, restore: () => (globals[LOGGER_KEY] = real) };
-}
 
 describe('log levels of Gemini faults', () => {
   let h: Harness | undefined;

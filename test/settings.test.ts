@@ -407,7 +407,15 @@ describe('secrets', () => {
 });
 
 describe('loadEnvFiles', () => {
-  const VARS = ['CFGTEST_BOTH', 'CFGTEST_ENV_ONLY', 'CFGTEST_SHELL_ONLY', 'CFGTEST_LOCAL_ONLY'];
+  const VARS = [
+    'CFGTEST_ALL',
+    'CFGTEST_FILES',
+    'CFGTEST_ENV_ONLY',
+    'CFGTEST_SHELL_ONLY',
+    'CFGTEST_LOCAL_ONLY',
+    'CFGTEST_SHELL_EMPTY',
+    'CFGTEST_LOCAL_BLANK',
+  ];
   let dir: string | undefined;
   afterEach(() => {
     for (const name of VARS) delete process.env[name];
@@ -415,25 +423,45 @@ describe('loadEnvFiles', () => {
     dir = undefined;
   });
 
-  it('.env.local wins over .env, and both win over the existing environment', () => {
+  it('the environment wins over .env.local, which wins over .env', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'settings-env-'));
-    writeFileSync(path.join(dir, '.env'), 'CFGTEST_BOTH=from-env\nCFGTEST_ENV_ONLY=from-env\n');
+    writeFileSync(
+      path.join(dir, '.env'),
+      [
+        'CFGTEST_ALL=from-env',
+        'CFGTEST_FILES=from-env',
+        'CFGTEST_ENV_ONLY=from-env',
+        'CFGTEST_SHELL_EMPTY=from-env',
+        'CFGTEST_LOCAL_BLANK=from-env',
+      ].join('\n') + '\n',
+    );
     writeFileSync(
       path.join(dir, '.env.local'),
-      'CFGTEST_BOTH=from-local\nCFGTEST_LOCAL_ONLY=from-local\n',
+      [
+        'CFGTEST_ALL=from-local',
+        'CFGTEST_FILES=from-local',
+        'CFGTEST_LOCAL_ONLY=from-local',
+        // A blank template line hides nothing: .env's value comes through.
+        'CFGTEST_LOCAL_BLANK=',
+      ].join('\n') + '\n',
     );
+    // What the shell (or `lk agent dev`, or Docker) set before the process started.
     Object.assign(process.env, {
-      CFGTEST_BOTH: 'from-shell',
-      CFGTEST_ENV_ONLY: 'from-shell',
+      CFGTEST_ALL: 'from-shell',
       CFGTEST_SHELL_ONLY: 'from-shell',
+      CFGTEST_SHELL_EMPTY: '',
     });
 
-    expect(loadEnvFiles(dir)).toEqual(['.env', '.env.local']);
+    expect(loadEnvFiles(dir)).toEqual(['.env.local', '.env']);
     expect(Object.fromEntries(VARS.map((name) => [name, process.env[name]]))).toEqual({
-      CFGTEST_BOTH: 'from-local',
+      CFGTEST_ALL: 'from-shell',
+      CFGTEST_FILES: 'from-local',
       CFGTEST_ENV_ONLY: 'from-env',
       CFGTEST_SHELL_ONLY: 'from-shell',
       CFGTEST_LOCAL_ONLY: 'from-local',
+      // Set in the environment, even empty, is set: `AGENT_GREETING= npm run console`.
+      CFGTEST_SHELL_EMPTY: '',
+      CFGTEST_LOCAL_BLANK: 'from-env',
     });
   });
 

@@ -1,18 +1,24 @@
 /**
  * The worker entry as a user starts it: `node --import tsx src/agent.ts dev|start` in a child
  * process. The main process checks the environment before it registers and refuses to start with
- * one line per problem; with good settings `dev` starts and tries to reach its LiveKit server.
+ * one line per problem; with good settings `dev` checks that its LiveKit server answers (one line
+ * saying what to do when none does) and registers with it.
  *
- * Isolation: src/agent.ts loads `.env` and `.env.local` from its working directory, and those win
- * over the environment, so each child runs in an empty temp directory (with a `node_modules`
+ * Isolation: src/agent.ts loads `.env.local` and `.env` from its working directory for what the
+ * environment does not set, so each child runs in an empty temp directory (with a `node_modules`
  * link: `--import tsx` resolves from the working directory, for the worker and the inference
  * process it forks, as it does from the repo root) and with a clean environment: PATH, HOME and
- * what the test sets. No LiveKit server is needed: the started worker only has to try.
+ * what the test sets. No LiveKit server is needed: a stand-in takes the worker's connection.
  */
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { LOCAL_LIVEKIT } from '../src/config/settings.ts';
 import { type Child, REPO, killGroup, runDir, startChild } from './support/child_run.ts';
 
 const AGENT = path.join(REPO, 'src', 'agent.ts');
@@ -93,19 +99,56 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
     expect(worker.stdout()).not.toMatch(/starting worker|localhost:7880/);
   });
 
-  it('dev with every setting present starts, using the local livekit-server', async () => {
+  it('dev with no LIVEKIT_URL uses the local livekit-server at ws://localhost:7880', async () => {
     const worker = startWorker('dev', GOOD);
     try {
-      await worker.waitForOutput(/starting worker/);
+      // Whether or not something listens on 7880 here, the worker says which server it uses.
+      await worker.waitForOutput(/starting worker|Cannot reach a LiveKit server/);
+      expect(worker.stderr()).toMatch(
+        /^LIVEKIT_URL not set: using the local livekit-server at ws:\/\/localhost:7880 \(livekit\.yaml\)\n/,
+      );
+    } finally {
+      killGroup(worker);
+    }
+  });
+
+  it('dev with no LiveKit server reachable: exits 1 with one line saying what to do', async () => {
+    const port = await closedPort();
+    const worker = startWorker('dev', { ...GOOD, LIVEKIT_URL: `ws://127.0.0.1:${port}` });
+    const exit = await worker.exited;
+    expect(exit.code, worker.describe()).toBe(1);
+    expect(exit.wallMs).toBeLessThan(REFUSAL_LIMIT_MS);
+    const lines = worker.stderr().trimEnd().split('\n');
+    // The dev-keys notice (no key pair set), then the one line.
+    expect(lines, worker.stderr()).toHaveLength(2);
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^Cannot reach a LiveKit server at ws://127\\.0\\.0\\.1:${port} \\(connection refused`,
+      ),
+    );
+    for (const hint of ['livekit-server --config livekit.yaml', 'lk cloud auth', 'npm run demo']) {
+      expect(lines[1]).toContain(hint);
+    }
+    // None of the framework's retries and stacks.
+    expect(worker.stdout()).not.toMatch(/failed to connect|starting worker/);
+  });
+
+  it('dev with a localhost LIVEKIT_URL and no keys registers with the local dev keys', async () => {
+    const server = await FakeAgentEndpoint.start();
+    const worker = startWorker('dev', { ...GOOD, LIVEKIT_URL: server.url });
+    try {
+      const token = await Promise.race([
+        server.firstToken,
+        worker.exited.then(() => {
+          throw new Error(`the worker exited before it connected\n${worker.describe()}`);
+        }),
+      ]);
       expect(worker.stderr()).toContain(
-        'LIVEKIT_URL not set: using the local livekit-server at ws://localhost:7880',
+        `LIVEKIT_API_KEY and LIVEKIT_API_SECRET not set: using the local livekit-server's dev keys for ${server.url}`,
       );
-      // It tries to register with that server (and keeps trying while there is none).
-      await worker.waitForOutput(
-        /failed to connect to LiveKit server \(ws:\/\/localhost:7880\)|registered worker/,
-      );
-      expect(worker.process.exitCode, worker.describe()).toBeNull();
-      expect(worker.stderr()).not.toMatch(/Cannot start the worker/);
+      // The worker's registration token is signed with livekit.yaml's pair.
+      expect(verifiedIssuer(token, LOCAL_LIVEKIT.apiSecret)).toBe(LOCAL_LIVEKIT.apiKey);
+      expect(worker.stderr()).not.toMatch(/Cannot start the worker|MissingCredentials/);
       // It shuts down on Ctrl-C like any worker, not with the refusal's exit code.
       worker.process.kill('SIGINT');
       let timer: NodeJS.Timeout | undefined;
@@ -119,6 +162,60 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
       expect(exit!.code).not.toBe(1);
     } finally {
       killGroup(worker);
+      await server.close();
     }
   });
 });
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The issuer (API key) of an HS256 JWT whose signature `secret` verifies, else undefined. */
+function verifiedIssuer(token: string, secret: string): string | undefined {
+  const [header, payload, signature] = token.split('.');
+  const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
+  if (signature !== expected) return undefined;
+  return (JSON.parse(Buffer.from(payload!, 'base64url').toString('utf8')) as { iss?: string }).iss;
+}
+
+/**
+ * Where a LiveKit server takes workers: HTTP on `/` (what the start-up probe reaches) and the
+ * worker WebSocket on `/agent`, whose bearer token it records. It never answers the registration.
+ */
+class FakeAgentEndpoint {
+  readonly url: string;
+  readonly firstToken: Promise<string>;
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+
+  private constructor(http: Server, wss: WebSocketServer, firstToken: Promise<string>) {
+    this.#http = http;
+    this.#wss = wss;
+    this.firstToken = firstToken;
+    this.url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  }
+
+  static async start(): Promise<FakeAgentEndpoint> {
+    const http = createServer((_req, res) => res.end('OK'));
+    const wss = new WebSocketServer({ server: http, path: '/agent' });
+    const firstToken = new Promise<string>((resolve) => {
+      wss.on('connection', (_socket, request) => {
+        resolve((request.headers.authorization ?? '').replace(/^Bearer /, ''));
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    return new FakeAgentEndpoint(http, wss, firstToken);
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.#wss.clients) client.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.#http.close(() => resolve()));
+  }
+}

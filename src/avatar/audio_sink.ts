@@ -19,6 +19,7 @@
 import { AudioFrame } from '@livekit/rtc-node';
 import { log, voice } from '@livekit/agents';
 import { monoSamples } from '../audio/frames.ts';
+import { type Clock, type ClockTimer, REAL_CLOCK } from './clock.ts';
 
 /** What the sink needs of an rtc-node AudioSource (the real one in rooms, tests and preview). */
 export interface PcmSource {
@@ -40,6 +41,8 @@ export interface AvatarAudioSinkOptions {
   tap?: AudioTap;
   /** Largest piece handed to the source, so little can slip out after an interruption. */
   maxFrameMs?: number;
+  /** The clock the source plays on, for the segment-finished checks. Default: real time. */
+  clock?: Clock;
 }
 
 interface Segment {
@@ -47,7 +50,7 @@ interface Segment {
   end: number;
   flushed: boolean;
   started: boolean;
-  timer?: NodeJS.Timeout;
+  timer?: ClockTimer;
 }
 
 export class AvatarAudioSink extends voice.AudioOutput {
@@ -56,6 +59,7 @@ export class AvatarAudioSink extends voice.AudioOutput {
   readonly #tap?: AudioTap;
   readonly #maxFrameSamples: number;
   readonly #chunkSamples: number;
+  readonly #clock: Clock;
   readonly #logger = log();
   /** Segments not yet reported finished, oldest first; the last may still be capturing. */
   readonly #segments: Segment[] = [];
@@ -72,13 +76,20 @@ export class AvatarAudioSink extends voice.AudioOutput {
    */
   #inFlight?: Promise<void>;
 
-  constructor({ source, sampleRate = 24_000, tap, maxFrameMs = 20 }: AvatarAudioSinkOptions) {
+  constructor({
+    source,
+    sampleRate = 24_000,
+    tap,
+    maxFrameMs = 20,
+    clock = REAL_CLOCK,
+  }: AvatarAudioSinkOptions) {
     super(sampleRate);
     this.rate = sampleRate;
     this.#source = source;
     this.#tap = tap;
     this.#maxFrameSamples = Math.round((sampleRate * maxFrameMs) / 1000);
     this.#chunkSamples = Math.round(sampleRate / 100);
+    this.#clock = clock;
   }
 
   /** Samples that have left the source (the continuous timeline position). */
@@ -183,7 +194,7 @@ export class AvatarAudioSink extends voice.AudioOutput {
     this.#pushed = played;
     this.#tap?.truncate((played * 1000) / this.rate);
     for (const segment of this.#segments.splice(0)) {
-      clearTimeout(segment.timer);
+      this.#clock.clearTimeout(segment.timer);
       const position = Math.min(Math.max(played - segment.start, 0), segment.end - segment.start);
       this.#finish(position, true);
     }
@@ -225,7 +236,10 @@ export class AvatarAudioSink extends voice.AudioOutput {
       return;
     }
     // Re-check at the expected end; the queue estimate has millisecond resolution.
-    segment.timer = setTimeout(() => this.#finishWhenPlayed(segment), Math.max(1, remainingMs));
+    segment.timer = this.#clock.setTimeout(
+      () => this.#finishWhenPlayed(segment),
+      Math.max(1, remainingMs),
+    );
   }
 
   #finish(samples: number, interrupted: boolean): void {

@@ -3,6 +3,7 @@
  * its start so it never drifts. When the process falls behind (a long GC pause), late frames are
  * skipped rather than bunched, so the video stays on its grid and never runs slow.
  */
+import { type Clock, type ClockTimer, REAL_CLOCK } from './clock.ts';
 export interface FrameTick {
   /** Frame number on the grid (skipped frames leave gaps). */
   frame: number;
@@ -15,7 +16,9 @@ export interface FrameTick {
 export interface FrameClockOptions {
   fps: number;
   onTick: (tick: FrameTick) => void;
-  /** Monotonic clock in ms; injectable for tests. */
+  /** The time and timers it runs on. Default: real time (a VirtualClock for the preview). */
+  clock?: Clock;
+  /** Monotonic time in ms, instead of the clock's; for tests. */
   now?: () => number;
   /** Called when onTick throws; the clock keeps running. */
   onError?: (error: unknown) => void;
@@ -25,25 +28,22 @@ export class FrameClock {
   readonly fps: number;
   readonly frameMs: number;
   readonly #onTick: (tick: FrameTick) => void;
+  readonly #clock: Clock;
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
   #startedAt = 0;
   #frame = 0;
-  #timer?: NodeJS.Timeout;
+  #timer?: ClockTimer;
   #running = false;
   #skipped = 0;
 
-  constructor({
-    fps,
-    onTick,
-    now = () => performance.now(),
-    onError = () => {},
-  }: FrameClockOptions) {
+  constructor({ fps, onTick, clock = REAL_CLOCK, now, onError = () => {} }: FrameClockOptions) {
     if (!(fps > 0 && fps <= 120)) throw new Error(`fps: ${fps} is not valid (allowed: 1 to 120)`);
     this.fps = fps;
     this.frameMs = 1000 / fps;
     this.#onTick = onTick;
-    this.#now = now;
+    this.#clock = clock;
+    this.#now = now ?? (() => clock.now());
     this.#onError = onError;
   }
 
@@ -66,7 +66,7 @@ export class FrameClock {
 
   stop(): void {
     this.#running = false;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
   }
 
   #run = (): void => {
@@ -87,6 +87,6 @@ export class FrameClock {
     this.#frame += 1;
     const nextDue = this.#frame * this.frameMs;
     const wait = nextDue - (this.#now() - this.#startedAt);
-    this.#timer = setTimeout(this.#run, Math.max(0, wait));
+    this.#timer = this.#clock.setTimeout(this.#run, Math.max(0, wait));
   };
 }

@@ -2,22 +2,27 @@
  * Avatar preview: a WAV in, the avatar saying it out, with no LiveKit server and no model.
  *
  *   npm run avatar:preview -- --input <wav> --output <file.y4m|.mp4|.webm> [--trace <jsonl>]
- *                             [--avatar <id|dir>] [--size WxH] [--fps N]
+ *                             [--avatar <id|dir>] [--size WxH] [--fps N] [--realtime]
  *
  * The WAV (any rate or channels, made 24 kHz mono) goes into the publisher's sink exactly as the
- * framework's audio would: 20 ms AudioFrames through `captureFrame`, each awaited (the real
- * AudioSource paces them in real time), then `flush()` and `waitForPlayout()`, with ~0.5 s of
- * idle video before and after. AvRecorder records what a room would have received.
+ * framework's audio would: 20 ms AudioFrames through `captureFrame`, each awaited, then `flush()`
+ * and `waitForPlayout()`, with ~0.5 s of idle video before and after. AvRecorder records what a
+ * room would have received.
+ *
+ * By default the publisher runs on a virtual clock: the same sink, lip sync, renderer and frame
+ * clock, with the audio source playing as fast as the clock moves, so the video renders as fast as
+ * the machine allows and every frame is exactly on its grid. `--realtime` paces it on the real
+ * clock with rtc-node's AudioSource, as in a call (the file then shows the live path's timing).
  *
  * `.y4m` needs no external tool; its audio goes next to it (`<name>.wav`), since y4m holds none.
+ * It is uncompressed (about 12 MB per second at 512x512, 30 fps), which the preview says first.
  * `.mp4` (H.264/AAC) and `.webm` (VP9/Opus) need ffmpeg on PATH: y4m is piped into it while the
  * preview runs, then muxed with the recorded audio (a temp WAV). `--trace` writes one JSON line
  * per video frame: `{ "frame", "t_ms", "audio_ms", "open", "viseme" }`.
  *
  * Exit codes: 0 done, 2 bad arguments, 4 failed.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,14 +30,24 @@ import { initializeLogger } from '@livekit/agents';
 import { frames, type WavAudio, WavWriter } from '../audio/wav.ts';
 import { DEFAULT_AVATARS_DIR } from '../config/settings.ts';
 import { AvRecorder, type RecordedFrame } from './av_recorder.ts';
+import type { AvatarAudioSink } from './audio_sink.ts';
 import { AvatarError, resolveAvatar } from './avatar_source.ts';
+import { BT601, ENCODE, onPath, runFfmpeg } from './ffmpeg.ts';
+import { VirtualClock } from './clock.ts';
 import { AVATAR_SAMPLE_RATE, AvatarPublisher } from './publisher.ts';
-import { Y4mWriter } from './y4m_writer.ts';
-import { UsageError, parseOptions, readInputWav, statusLine } from '../cli_io.ts';
+import { Y4mWriter, i420Bytes } from './y4m_writer.ts';
+import {
+  UsageError,
+  formatBytes,
+  isMainModule,
+  parseOptions,
+  readInputWav,
+  statusLine,
+} from '../cli_io.ts';
 
 const USAGE =
   'usage: npm run avatar:preview -- --input <wav> --output <file.y4m|.mp4|.webm> ' +
-  '[--trace <jsonl>] [--avatar <id|dir>] [--size WxH] [--fps N]';
+  '[--trace <jsonl>] [--avatar <id|dir>] [--size WxH] [--fps N] [--realtime]';
 
 export const EXIT = { ok: 0, usage: 2, failed: 4 } as const;
 
@@ -52,6 +67,8 @@ interface PreviewArgs {
   width: number;
   height: number;
   fps: number;
+  /** Pace on the real clock (as in a call) instead of rendering as fast as possible. */
+  realtime: boolean;
 }
 
 function parsePreviewArgs(argv: string[]): PreviewArgs | undefined {
@@ -64,6 +81,7 @@ function parsePreviewArgs(argv: string[]): PreviewArgs | undefined {
       avatar: { type: 'string', default: 'default' },
       size: { type: 'string', default: '512x512' },
       fps: { type: 'string', default: '30' },
+      realtime: { type: 'boolean', default: false },
     });
   } catch (error) {
     if (error instanceof UsageError && !error.message) return undefined; // --help
@@ -91,6 +109,7 @@ function parsePreviewArgs(argv: string[]): PreviewArgs | undefined {
     width,
     height,
     fps,
+    realtime: values.realtime,
   };
 }
 
@@ -146,59 +165,8 @@ function checkFolder(option: string, file: string): void {
   if (!isDir) throw new UsageError(`${option}: "${file}": folder ${dir} does not exist`);
 }
 
-function onPath(command: string): boolean {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(path.join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      // not in this folder
-    }
-  }
-  return false;
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// --- ffmpeg ---
-
-/** ffmpeg's encoder for the video (y4m on stdin) and then the mux with the audio. */
-const ENCODE: Record<Exclude<OutputKind, '.y4m'>, { video: string[]; audio: string[] }> = {
-  '.mp4': {
-    video: ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p'],
-    audio: ['-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart'],
-  },
-  '.webm': {
-    video: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-row-mt', '1'],
-    audio: ['-c:a', 'libopus', '-b:a', '64k'],
-  },
-};
-
-const BT601 = ['-color_range', 'tv', '-colorspace', 'smpte170m'];
-
-interface Ffmpeg {
-  child: ChildProcess;
-  done: Promise<void>;
-}
-
-function runFfmpeg(args: string[], stdin: 'pipe' | 'ignore'): Ffmpeg {
-  const child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args], {
-    stdio: [stdin, 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-2000)));
-  const done = new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolve();
-      const why = stderr.trim().split('\n').at(-1) ?? '';
-      reject(new Error(`ffmpeg exited with ${signal ?? `code ${code}`}${why ? `: ${why}` : ''}`));
-    });
-  });
-  return { child, done };
 }
 
 // --- the preview ---
@@ -269,12 +237,43 @@ function closeStream(stream: WriteStream): Promise<void> {
   });
 }
 
+/** Idle, the speech into the sink as the framework sends it, its playout, idle; on `sleep`'s clock. */
+async function speak(
+  sink: AvatarAudioSink,
+  input: WavAudio,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
+  await sleep(IDLE_MS);
+  for (const frame of frames(input, FRAME_MS)) await sink.captureFrame(frame);
+  sink.flush();
+  await sink.waitForPlayout();
+  await sleep(IDLE_MS);
+}
+
+/** Bytes of a .y4m of `ms` at this size and rate: header, then a 6-byte tag and I420 per frame. */
+function y4mBytes(ms: number, width: number, height: number, fps: number): number {
+  return 64 + Math.ceil((ms * fps) / 1000) * (6 + i420Bytes(width, height));
+}
+
+/** The line that warns a .y4m is uncompressed, with what this one will weigh. */
+function y4mNote(args: PreviewArgs, totalMs: number): string {
+  const perSecond = formatBytes(y4mBytes(1000, args.width, args.height, args.fps));
+  const total = formatBytes(y4mBytes(totalMs, args.width, args.height, args.fps));
+  return (
+    `preview: note: .y4m is uncompressed video, ${perSecond} per second at ${args.width}x${args.height}, ` +
+    `${args.fps} fps: this one will be about ${total}. For a small file write .mp4 or .webm (needs ffmpeg).`
+  );
+}
+
 export async function runPreview(argv: string[]): Promise<number> {
   const args = parsePreviewArgs(argv);
   if (!args) {
     process.stdout.write(`${USAGE}\n`);
     return EXIT.ok;
   }
+  const speechMs = (args.input.samples.length / AVATAR_SAMPLE_RATE) * 1000;
+  const totalMs = speechMs + 2 * IDLE_MS;
+  if (args.kind === '.y4m') process.stderr.write(`${y4mNote(args, totalMs)}\n`);
   const outputs = openOutputs(args);
   const trace = args.trace ? createWriteStream(args.trace) : undefined;
   const recorder = new AvRecorder({
@@ -284,6 +283,7 @@ export async function runPreview(argv: string[]): Promise<number> {
     sampleRate: AVATAR_SAMPLE_RATE,
     ...(trace ? { onRecordedFrame: (frame) => trace.write(traceLine(frame)) } : {}),
   });
+  const clock = args.realtime ? undefined : new VirtualClock();
   const publisher = new AvatarPublisher({
     avatar: args.avatar,
     avatarsDir: DEFAULT_AVATARS_DIR,
@@ -292,24 +292,26 @@ export async function runPreview(argv: string[]): Promise<number> {
     fps: args.fps,
     audioTap: recorder.tap,
     onFrame: (frame) => recorder.onFrame(frame),
+    ...(clock ? { clock } : {}),
   });
-  const speechMs = (args.input.samples.length / AVATAR_SAMPLE_RATE) * 1000;
-  let playedInMs = 0;
+  const started = performance.now();
+  const progress = () => {
+    const done = (recorder.frames / args.fps).toFixed(1);
+    const size =
+      args.kind === '.y4m'
+        ? `, ${formatBytes(y4mBytes((recorder.frames * 1000) / args.fps, args.width, args.height, args.fps))}`
+        : '';
+    statusLine(
+      `preview: [${done} s / ${(totalMs / 1000).toFixed(1)} s of video] ${recorder.frames} frames${size}`,
+    );
+  };
   let recordError: unknown;
   try {
     const sink = await publisher.prepare();
-    const ticker = setInterval(() => {
-      const at = (sink.playedMs / 1000).toFixed(1);
-      statusLine(`[${at}s / ${(speechMs / 1000).toFixed(1)}s] ${recorder.frames} frames`);
-    }, 200);
+    const ticker = setInterval(progress, 200);
     try {
-      await sleep(IDLE_MS);
-      const started = performance.now();
-      for (const frame of frames(args.input, FRAME_MS)) await sink.captureFrame(frame);
-      sink.flush();
-      await sink.waitForPlayout();
-      playedInMs = performance.now() - started;
-      await sleep(IDLE_MS);
+      if (clock) await renderOnVirtualClock(clock, sink, args, outputs.video, totalMs);
+      else await speak(sink, args.input, sleep);
     } finally {
       clearInterval(ticker);
       statusLine('');
@@ -322,14 +324,50 @@ export async function runPreview(argv: string[]): Promise<number> {
   // ffmpeg's own message says more than the EPIPE the writer saw when it failed.
   await outputs.finish();
   if (recordError !== undefined) throw recordError;
-  const videoS = (recorder.frames / args.fps).toFixed(2);
+  const tookS = (performance.now() - started) / 1000;
+  const videoS = recorder.frames / args.fps;
   const audioS = (recorder.audioSamples / AVATAR_SAMPLE_RATE).toFixed(2);
+  const files = outputs.files.map((file) => `${file} (${formatBytes(statSync(file).size)})`);
+  const pace = clock
+    ? `rendered in ${tookS.toFixed(2)} s on a virtual clock (${(videoS / tookS).toFixed(1)}x real time)`
+    : `played in ${tookS.toFixed(2)} s in real time`;
   process.stdout.write(
-    `preview: wrote ${outputs.files.join(' and ')}: ${recorder.frames} frames ` +
-      `(${videoS} s, ${args.width}x${args.height} at ${args.fps} fps, ${recorder.repeatedFrames} repeated, ${recorder.droppedFrames} dropped), ` +
-      `audio ${audioS} s; ${(speechMs / 1000).toFixed(3)} s of speech played in ${(playedInMs / 1000).toFixed(3)} s\n`,
+    `preview: wrote ${files.join(' and ')}: ${recorder.frames} frames ` +
+      `(${videoS.toFixed(2)} s, ${args.width}x${args.height} at ${args.fps} fps, ${recorder.repeatedFrames} repeated, ${recorder.droppedFrames} dropped), ` +
+      `audio ${audioS} s; ${pace}\n`,
   );
   return EXIT.ok;
+}
+
+/**
+ * Play the speech on the virtual clock: run its timers (frames, the audio source's queue, the
+ * sink's playout checks) one after another, as fast as the machine renders and the video file (or
+ * ffmpeg) takes the frames.
+ */
+async function renderOnVirtualClock(
+  clock: VirtualClock,
+  sink: AvatarAudioSink,
+  args: PreviewArgs,
+  video: Y4mWriter,
+  totalMs: number,
+): Promise<void> {
+  let finished = false;
+  let failure: { error: unknown } | undefined;
+  speak(sink, args.input, (ms) => clock.sleep(ms)).then(
+    () => (finished = true),
+    (error: unknown) => (failure = { error }),
+  );
+  // The speech plays out within its length plus the source's queue; far past that, it never will.
+  const limitMs = totalMs + 10_000;
+  await clock.runUntil(async () => {
+    if (failure) throw failure.error;
+    if (clock.now() > limitMs) {
+      throw new Error(`the audio had not played out after ${limitMs / 1000} s of video`);
+    }
+    // Back-pressure: the next frame waits until the file (or ffmpeg) took the last one.
+    await video.drained();
+    return finished;
+  });
 }
 
 async function main(): Promise<void> {
@@ -346,4 +384,4 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-void main();
+if (isMainModule(import.meta.url)) void main();

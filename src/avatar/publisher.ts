@@ -30,9 +30,11 @@ import { DEFAULT_AVATARS_DIR } from '../config/settings.ts';
 import { type AudioTap, AvatarAudioSink } from './audio_sink.ts';
 import { teeTaps } from './audio_tap.ts';
 import { resolveAvatar } from './avatar_source.ts';
+import type { VirtualClock } from './clock.ts';
 import { FrameClock, type FrameTick } from './frame_clock.ts';
 import { LipSyncAnalyzer } from './lip_sync.ts';
 import { AvatarRenderer } from './renderer.ts';
+import { VirtualAudioSource } from './virtual_audio_source.ts';
 import { CLOSED_MOUTH, type MouthState } from './visemes.ts';
 
 export const AVATAR_SAMPLE_RATE = 24_000;
@@ -53,6 +55,11 @@ export interface AvatarPublisherOptions {
   onFrame?: (frame: PublishedFrame) => void;
   /** Also gets every sample the sink pushes (teed with the lip-sync analyzer): a recorder. */
   audioTap?: AudioTap;
+  /**
+   * Run on this clock instead of real time (the preview): the audio plays from a
+   * VirtualAudioSource and frames tick as the clock moves. No room tracks: nothing is published.
+   */
+  clock?: VirtualClock;
 }
 
 export interface PublishedFrame {
@@ -111,7 +118,7 @@ export class AvatarPublisher {
   readonly #options: AvatarPublisherOptions;
   readonly #logger = log();
   #renderer?: AvatarRenderer;
-  #audioSource?: AudioSource;
+  #audioSource?: AudioSource | VirtualAudioSource;
   #videoSource?: VideoSource;
   #sink?: AvatarAudioSink;
   #analyzer?: LipSyncAnalyzer;
@@ -159,19 +166,26 @@ export class AvatarPublisher {
       avatar = 'default',
       avatarsDir = DEFAULT_AVATARS_DIR,
       audioQueueMs = 200,
+      clock,
     } = this.#options;
     this.#renderer = await loadRenderer(avatar, avatarsDir, this.width, this.height);
     this.#rgba = new Uint8Array(this.width * this.height * 4);
     this.#analyzer = new LipSyncAnalyzer({ sampleRate: AVATAR_SAMPLE_RATE });
-    this.#audioSource = new AudioSource(AVATAR_SAMPLE_RATE, 1, audioQueueMs);
-    this.#videoSource = new VideoSource(this.width, this.height);
+    if (clock) {
+      this.#audioSource = new VirtualAudioSource(clock, audioQueueMs);
+    } else {
+      this.#audioSource = new AudioSource(AVATAR_SAMPLE_RATE, 1, audioQueueMs);
+      this.#videoSource = new VideoSource(this.width, this.height);
+    }
     this.#sink = new AvatarAudioSink({
       source: this.#audioSource,
       sampleRate: AVATAR_SAMPLE_RATE,
       tap: teeTaps(this.#analyzer, this.#options.audioTap),
+      ...(clock ? { clock } : {}),
     });
     this.#clock = new FrameClock({
       fps: this.fps,
+      ...(clock ? { clock } : {}),
       onTick: (tick) => this.#renderFrame(tick),
       onError: (error) => this.#logger.error({ error }, 'avatar frame failed'),
     });
@@ -213,9 +227,13 @@ export class AvatarPublisher {
 
   async #publish(room: RoomLike): Promise<void> {
     const participant = room.localParticipant;
-    if (!participant || this.#closed) return;
-    const audio = LocalAudioTrack.createAudioTrack('avatar_audio', this.#audioSource!);
-    const video = LocalVideoTrack.createVideoTrack('avatar_video', this.#videoSource!);
+    const source = this.#audioSource;
+    // A publisher on a virtual clock has no room tracks.
+    if (!participant || this.#closed || !(source instanceof AudioSource) || !this.#videoSource) {
+      return;
+    }
+    const audio = LocalAudioTrack.createAudioTrack('avatar_audio', source);
+    const video = LocalVideoTrack.createVideoTrack('avatar_video', this.#videoSource);
     await participant.publishTrack(
       audio,
       new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }),
@@ -235,9 +253,11 @@ export class AvatarPublisher {
     const audioMs = sink.playedMs;
     const mouth = sink.speaking ? this.#analyzer!.stateAt(audioMs) : CLOSED_MOUTH;
     this.#renderer!.render({ mouth, timeMs: tick.nowMs }, this.#rgba!);
-    const frame = new VideoFrame(this.#rgba!, this.width, this.height, VideoBufferType.RGBA);
-    // Capture time on the monotonic clock WebRTC uses, so receivers line it up with the audio.
-    this.#videoSource!.captureFrame(frame, process.hrtime.bigint() / 1000n);
+    if (this.#videoSource) {
+      const frame = new VideoFrame(this.#rgba!, this.width, this.height, VideoBufferType.RGBA);
+      // Capture time on the monotonic clock WebRTC uses, so receivers line it up with the audio.
+      this.#videoSource.captureFrame(frame, process.hrtime.bigint() / 1000n);
+    }
     this.#analyzer!.forget(audioMs - 2_000);
     this.#options.onFrame?.({
       frame: tick.frame,

@@ -108,14 +108,16 @@ export interface AvatarSettings {
 export type Env = Record<string, string | undefined>;
 
 /**
- * Load `.env` and then `.env.local` from `dir` into process.env: `.env.local` wins over `.env`,
- * and both win over the shell, as documented in the README. Empty lines (`KEY=`) are skipped, so a
- * blank template line never erases a value the shell or `lk agent dev` provided.
+ * Load `.env.local` and `.env` from `dir` into process.env, filling in only what is not already
+ * there: the real environment (the shell, Docker, `lk agent dev`) wins over `.env.local`, which
+ * wins over `.env`, as dotenv and LiveKit's starters do. A variable the environment sets wins even
+ * when empty (`AGENT_GREETING=` for no greeting). Empty lines in the files (`KEY=`) are skipped,
+ * so a blank template line never hides a value from the file below it.
  * Returns the files that were read.
  */
 export function loadEnvFiles(dir = process.cwd()): string[] {
   const read: string[] = [];
-  for (const file of ['.env', '.env.local']) {
+  for (const file of ['.env.local', '.env']) {
     let parsed: Record<string, string>;
     try {
       parsed = dotenv.parse(readFileSync(path.join(dir, file)));
@@ -124,7 +126,7 @@ export function loadEnvFiles(dir = process.cwd()): string[] {
     }
     read.push(file);
     for (const [key, value] of Object.entries(parsed)) {
-      if (value.trim() !== '') process.env[key] = value;
+      if (value.trim() !== '' && process.env[key] === undefined) process.env[key] = value;
     }
   }
   return read;
@@ -196,6 +198,11 @@ export function resolveCapabilities(
   }
 }
 
+/** A URL on this machine (localhost, 127.0.0.1 or [::1]), where livekit.yaml's dev keys apply. */
+export function isLocalUrl(url: string): boolean {
+  return /^(wss?|https?):\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/|$)/.test(url);
+}
+
 function livekitFromEnv(env: Env, problems: string[]): Settings['livekit'] {
   const url = text(env, 'LIVEKIT_URL');
   const apiKey = text(env, 'LIVEKIT_API_KEY');
@@ -213,7 +220,7 @@ function livekitFromEnv(env: Env, problems: string[]): Settings['livekit'] {
       `LIVEKIT_URL: ${showValue(url)} is not valid (allowed: a ws://, wss://, http:// or https:// URL)`,
     );
   }
-  const local = /^(wss?|https?):\/\/(localhost|127\.0\.0\.1|\[::1\])(:|\/|$)/.test(url);
+  const local = isLocalUrl(url);
   const missing = [!apiKey && 'LIVEKIT_API_KEY', !apiSecret && 'LIVEKIT_API_SECRET'].filter(
     Boolean,
   );

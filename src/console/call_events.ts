@@ -64,6 +64,17 @@ export class CallEventLog {
   }
 }
 
+/** What was said, in order: `agent: ...` and `user: ...`, one line each (tool calls by name). */
+export function conversationLines(events: readonly CallEvent[]): string[] {
+  return events.flatMap((e) => {
+    if (e.type === 'message' && (e.role === 'assistant' || e.role === 'user')) {
+      const who = e.role === 'assistant' ? 'agent' : 'user';
+      return [`${who}: ${String(e.text)}${e.interrupted ? ' (interrupted)' : ''}`];
+    }
+    return e.type === 'tool_call' ? [`tool: ${String(e.name)}`] : [];
+  });
+}
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);

@@ -2,8 +2,8 @@
  * Run one of our entry points (`node --import tsx <script> ...`) as a user would, for tests that
  * look at a whole process: its stdout and stderr, its exit, its response to signals.
  *
- * Isolation, as in test/console.test.ts and test/worker_cli.test.ts: the entry points load `.env`
- * and `.env.local` from their working directory, and those win over the environment, so each
+ * Isolation, as in test/console.test.ts and test/worker_cli.test.ts: the entry points load
+ * `.env.local` and `.env` from their working directory for whatever the environment lacks, so each
  * child runs in an empty temp directory (with a `node_modules` link so `--import tsx` resolves as
  * from the repo root) with a clean environment: PATH, HOME and what the test sets. Each child is
  * the leader of its own process group, so what it forks (the worker's job and inference
