@@ -15,6 +15,7 @@ import { TimingSpeaker } from './timing_speaker.ts';
 export const BENCH_API_KEY = 'bench';
 
 export const MODELS = {
+  '3.8': 'gemini-3.8-live',
   '3.1': 'gemini-3.1-flash-live-preview',
   '2.5': 'gemini-2.5-flash-native-audio-preview-12-2025',
 } as const;

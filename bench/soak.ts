@@ -32,10 +32,11 @@ import {
   soakLines,
 } from './soak/faulted_soak.ts';
 import { FAULT_KINDS, type FaultKind } from './soak/scenarios.ts';
+import { MODELS } from './bench_call.ts';
 import type { Outcome } from './soak/faulted_call.ts';
 
 const USAGE =
-  'usage: npm run soak -- [--calls N] [--seed S] [--concurrency C] [--faults kind,...] [--only i,...] [--deadline-s S] [--json] | --long [--minutes M] [--no-av] [--json]';
+  'usage: npm run soak -- [--calls N] [--seed S] [--concurrency C] [--faults kind,...] [--models 3.8,3.1,2.5] [--only i,...] [--deadline-s S] [--json] | --long [--minutes M] [--no-av] [--json]';
 
 interface SoakArgs {
   long: boolean;
@@ -45,6 +46,7 @@ interface SoakArgs {
   seed: number;
   concurrency: number;
   kinds: FaultKind[];
+  models: string[];
   only?: number[];
   deadlineMs: number;
   json: boolean;
@@ -59,6 +61,7 @@ function parseSoakArgs(argv: string[]): SoakArgs {
     seed: { type: 'string' },
     concurrency: { type: 'string', default: '8' },
     faults: { type: 'string', default: FAULT_KINDS.join(',') },
+    models: { type: 'string', default: Object.keys(MODELS).join(',') },
     only: { type: 'string' },
     'deadline-s': { type: 'string', default: '30' },
     json: { type: 'boolean', default: false },
@@ -73,6 +76,9 @@ function parseSoakArgs(argv: string[]): SoakArgs {
       values.seed === undefined ? Date.now() % 1_000_000 : integerOption('seed', values.seed, 0),
     concurrency: integerOption('concurrency', values.concurrency, 1),
     kinds: listOption('faults', values.faults, FAULT_KINDS),
+    models: listOption('models', values.models, Object.keys(MODELS) as (keyof typeof MODELS)[]).map(
+      (key) => MODELS[key],
+    ),
     ...(values.only === undefined
       ? {}
       : { only: values.only.split(',').map((i) => integerOption('only', i.trim(), 0)) }),
@@ -91,12 +97,13 @@ async function soak(args: SoakArgs): Promise<SoakReport> {
     seed: args.seed,
     concurrency: args.concurrency,
     kinds: args.kinds,
+    models: args.models,
     ...(args.only ? { only: args.only } : {}),
     deadlineMs: args.deadlineMs,
     onCall: (result, done, total) => {
       counts[result.outcome]++;
       const { index, label } = result.scenario;
-      const again = repeatArgs({ seed: args.seed, kinds: args.kinds }, index);
+      const again = repeatArgs({ seed: args.seed, kinds: args.kinds, models: args.models }, index);
       if (result.outcome !== 'survived') {
         progress(`${result.outcome.toUpperCase()} #${index} (${again}) ${label}: ${result.detail}`);
       }

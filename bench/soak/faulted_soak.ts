@@ -2,6 +2,7 @@
  * `npm run soak`: N faulted calls (scenarios.ts), a few at a time, each with its own fake server,
  * and what became of them: survived / dropped / hung, recovery times, per fault and per moment.
  */
+import { MODELS } from '../bench_call.ts';
 import { type Summary, ms, summarize } from '../stats.ts';
 import { type CallResult, type Outcome, runFaultedCall } from './faulted_call.ts';
 import { FAULT_KINDS, type FaultKind, type Moment, type Scenario, scenarios } from './scenarios.ts';
@@ -15,6 +16,8 @@ export interface SoakOptions {
   concurrency: number;
   /** Fault kinds to draw from (default all). */
   kinds?: readonly FaultKind[];
+  /** Model ids to draw from (default every bench model, bench_call.ts MODELS). */
+  models?: readonly string[];
   /** Run only these call indexes of the seed's sequence (to reproduce a call). */
   only?: readonly number[];
   /** Per-call deadline (ms). */
@@ -36,6 +39,8 @@ export interface SoakReport {
   seed: number;
   /** The fault kinds drawn from (a seed names the same calls only with the same kinds). */
   kinds: readonly FaultKind[];
+  /** The model ids drawn from (likewise). */
+  models: readonly string[];
   calls: number;
   concurrency: number;
   wallMs: number;
@@ -45,6 +50,7 @@ export interface SoakReport {
   recovery: Summary;
   byKind: Partial<Record<FaultKind, Breakdown>>;
   byMoment: Partial<Record<Moment, Breakdown>>;
+  byModel: Partial<Record<string, Breakdown>>;
   /** Calls that did not survive, with what to run again and why. */
   failures: { index: number; label: string; outcome: Outcome; detail: string }[];
   /** Calls in which the fake closed a socket that no fault explains (see CallResult). */
@@ -59,6 +65,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     options.seed,
     Math.max(options.calls, ...(options.only ?? []).map((i) => i + 1)),
     options.kinds,
+    options.models,
   );
   const todo = options.only ? all.filter((s) => options.only!.includes(s.index)) : all;
   const results: CallResult[] = [];
@@ -106,6 +113,7 @@ function report(options: SoakOptions, results: CallResult[], wallMs: number): So
   return {
     seed: options.seed,
     kinds: options.kinds ?? FAULT_KINDS,
+    models: options.models ?? Object.values(MODELS),
     calls: results.length,
     concurrency: options.concurrency,
     wallMs,
@@ -115,6 +123,7 @@ function report(options: SoakOptions, results: CallResult[], wallMs: number): So
     recovery: total.recovery,
     byKind: groupBy(results, (s) => s.kind),
     byMoment: groupBy(results, (s) => s.moment),
+    byModel: groupBy(results, (s) => s.model),
     failures: results
       .filter((r) => r.outcome !== 'survived')
       .map((r) => ({
@@ -170,9 +179,17 @@ function breakdownLine(name: string, b: Breakdown, width: number): string {
 }
 
 /** The `npm run soak` arguments that run call `index` of this report again. */
-export function repeatArgs(r: Pick<SoakReport, 'seed' | 'kinds'>, index: number): string {
+export function repeatArgs(
+  r: Pick<SoakReport, 'seed' | 'kinds' | 'models'>,
+  index: number,
+): string {
   const kinds = r.kinds.length === FAULT_KINDS.length ? '' : ` --faults ${r.kinds.join(',')}`;
-  return `--seed ${r.seed}${kinds} --only ${index}`;
+  const all = Object.values(MODELS);
+  const keys = Object.entries(MODELS)
+    .filter(([, id]) => r.models.includes(id))
+    .map(([key]) => key);
+  const models = r.models.length === all.length ? '' : ` --models ${keys.join(',')}`;
+  return `--seed ${r.seed}${kinds}${models} --only ${index}`;
 }
 
 export function soakLines(r: SoakReport): string[] {
@@ -180,7 +197,12 @@ export function soakLines(r: SoakReport): string[] {
   const ok = (good: boolean) => (good ? 'ok' : 'MISSED');
   const kinds = FAULT_KINDS.filter((k) => r.byKind[k]);
   const moments = Object.keys(r.byMoment) as Moment[];
-  const width = Math.max(...kinds.map((k) => k.length), ...moments.map((m) => m.length));
+  const models = Object.keys(r.byModel);
+  const width = Math.max(
+    ...kinds.map((k) => k.length),
+    ...moments.map((m) => m.length),
+    ...models.map((m) => m.length),
+  );
   const lines = [
     `soak       ${r.calls} faulted calls, seed ${r.seed}, ${r.concurrency} at a time, ${(r.wallMs / 1000).toFixed(0)} s`,
     `outcome    survived ${r.survived} (${pct.toFixed(1)} %)  dropped ${r.dropped}  hung ${r.hung}  (target 100 % survived, 0 hung: ${ok(r.dropped === 0 && r.hung === 0)})`,
@@ -190,6 +212,8 @@ export function soakLines(r: SoakReport): string[] {
     ...kinds.map((k) => breakdownLine(k, r.byKind[k]!, width)),
     'by moment',
     ...moments.map((m) => breakdownLine(m, r.byMoment[m]!, width)),
+    'by model',
+    ...models.map((m) => breakdownLine(m, r.byModel[m]!, width)),
   ];
   if (r.slowest.length) {
     lines.push('slowest recoveries');

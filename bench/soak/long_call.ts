@@ -230,7 +230,7 @@ export async function runLongCall(options: LongOptions): Promise<LongReport> {
   const durationMs = options.minutes * 60_000;
   const windowMs = options.windowMs ?? Math.min(30_000, durationMs / 4);
   const warmMs = Math.min(60_000, durationMs / 4);
-  const model = MODELS['3.1'];
+  const model = MODELS['3.8'];
   const gc = gcFunction();
 
   const fake = startChild(

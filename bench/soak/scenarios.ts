@@ -71,14 +71,19 @@ export interface Scenario {
 /** The fake's audio chunk length (its default). */
 const CHUNK_MS = 40;
 
-/** `n` scenarios for `seed`: call i is always the same for the same seed. */
-export function scenarios(seed: number, n: number, kinds: readonly FaultKind[] = FAULT_KINDS) {
+/** `n` scenarios for `seed`: call i is always the same for the same seed (and models). */
+export function scenarios(
+  seed: number,
+  n: number,
+  kinds: readonly FaultKind[] = FAULT_KINDS,
+  models: readonly string[] = Object.values(MODELS),
+) {
   const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const out: Scenario[] = [];
   for (let index = 0; index < n; index++) {
-    const model = pick(Object.values(MODELS));
+    const model = pick(models);
     const kind = pick(kinds);
     const moment = pick(MOMENTS[kind]);
     const replyMs = between(10, 30) * CHUNK_MS;
@@ -175,7 +180,7 @@ function build({ index, model, kind, moment, replyMs, pick, between }: Draw): Sc
     default:
       faults.push({ at: moment, nth: turnsBefore, do: does });
   }
-  const family = model.startsWith('gemini-3') ? '3.1' : '2.5';
+  const family = Object.entries(MODELS).find(([, id]) => id === model)?.[0] ?? model;
   const betweenTurns = moment === 'turn_complete' || resumingSetup;
   const when = atStart ? '' : ` ${betweenTurns ? 'after' : 'in'} turn ${turnsBefore + 1}`;
   const label = `${family} ${kind} at ${moment}${when}${notes.length ? ` (${notes.join(', ')})` : ''}`;
@@ -190,7 +195,11 @@ function build({ index, model, kind, moment, replyMs, pick, between }: Draw): Sc
     replyMs,
     faults,
     unavailableMs,
-    reconnects: kind !== 'empty_turn' && kind !== 'malformed_frame',
+    // A slow first setup only delays the call (it stays under the setup timeout): no new socket.
+    reconnects:
+      kind !== 'empty_turn' &&
+      kind !== 'malformed_frame' &&
+      !(kind === 'slow_setup' && !resumingSetup),
     label,
   };
 }
