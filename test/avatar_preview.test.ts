@@ -201,6 +201,7 @@ describe('npm run avatar:preview', { timeout: 60_000 }, () => {
       expect(start).toBeGreaterThan(0.4 * RATE);
       const startMs = (start / RATE) * 1000;
       const shown = trace.filter((t) => t.audio_ms > 0 && t.audio_ms < speechMs);
+      expect(shown.length).toBeGreaterThan(50);
       for (const t of shown) {
         expect(Math.abs(t.t_ms - t.audio_ms - startMs), `frame ${t.frame}`).toBeLessThanOrEqual(
           FRAME_MS,

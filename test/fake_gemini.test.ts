@@ -15,6 +15,7 @@ import {
 } from '../tools/fake_gemini/server.ts';
 import type { FakeGeminiOptions, FakeTurn } from '../tools/fake_gemini/server.ts';
 import { GeminiLiveClient, type SocketWatch } from '../src/gemini/live_transport.ts';
+import { unscriptedCloses } from '../tools/fake_gemini/closes.ts';
 
 /** The transport's watch, for tests that only want its setup extras. */
 const quietWatch: SocketWatch = {
@@ -636,6 +637,25 @@ describe("FakeGeminiServer: the 3.8 rules (strict, from Google's 3.8 pages)", ()
       code: 1007,
       reason: expect.stringContaining('Google Search'),
     });
+  });
+});
+
+describe('unscriptedCloses', () => {
+  it('reports a rule-break close even on a connection where a fault fired', async () => {
+    await startFake({ faults: [{ at: 'setup', do: { type: 'go_away', timeLeftMs: 10_000 } }] });
+    const c = openClient(M31);
+    const session = await c.session;
+    session.sendClientContent({ turns: [{ role: 'user', parts: [{ text: 'hi' }] }] });
+    expect((await c.closed).code).toBe(1007);
+    expect(fake.faults).toHaveLength(1);
+    expect(unscriptedCloses(fake)).toEqual([`#0 1007 ${INVALID_ARGUMENT}`]);
+  });
+
+  it('excuses a close that a fault scripted, with its code, on its connection', async () => {
+    await startFake({ faults: [{ at: 'setup', do: { type: 'close', code: 1011 } }] });
+    const c = openClient(M31);
+    expect((await c.closed).code).toBe(1011);
+    expect(unscriptedCloses(fake)).toEqual([]);
   });
 });
 

@@ -241,6 +241,7 @@ describe('LipSyncAnalyzer', () => {
     });
 
     it('opens during words and closes in each pause', () => {
+      expect(words).toHaveLength(5); // the loops below must not pass over an empty list
       for (const w of words) {
         for (let t = w.startMs + 20; t <= w.endMs - 20; t += 10) {
           expect(analyzer.stateAt(t).open, `in word at ${t} ms`).toBeGreaterThan(0);
@@ -256,6 +257,7 @@ describe('LipSyncAnalyzer', () => {
     });
 
     it('starts each word on time: shape at the first sound, jaw at the voiced onset', () => {
+      expect(words).toHaveLength(5);
       words.forEach((w, i) => {
         // Search from the middle of the pause before the word, where the mouth is at rest.
         const from = i === 0 ? w.startMs - 150 : (words[i - 1]!.endMs + w.startMs) / 2;

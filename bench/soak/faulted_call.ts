@@ -18,7 +18,7 @@ import {
   type FakeTurn,
   tonePcm16,
 } from '../../tools/fake_gemini/server.ts';
-import { HANDLE_EXPIRED } from '../../tools/fake_gemini/faults.ts';
+import { unscriptedCloses } from '../../tools/fake_gemini/closes.ts';
 import { sleep } from '../av_offset.ts';
 import { withTimeout } from '../bench_call.ts';
 import type { Scenario } from './scenarios.ts';
@@ -94,7 +94,7 @@ export async function runFaultedCall(
     outcome,
     ...(h && outcome === 'survived' ? { recoveryMs: recoveryMs(h.fake, scenario) } : {}),
     connections: h?.fake.connections.length ?? 0,
-    unexplainedCloses: h ? unexplainedCloses(h.fake) : [],
+    unexplainedCloses: h ? unscriptedCloses(h.fake) : [],
     wallMs: performance.now() - started,
     ...(detail ? { detail } : {}),
   });
@@ -208,14 +208,6 @@ function afterConnection(fake: FakeGeminiServer): number {
   // A fault during a setup: that socket may still complete it (a slow setup); a refusal at the
   // start fires before any socket (-1).
   return first.spec.at === 'setup' ? first.connection - 1 : first.connection;
-}
-
-/** See CallResult.unexplainedCloses. */
-function unexplainedCloses(fake: FakeGeminiServer): string[] {
-  return fake.connections
-    .filter((c) => c.closedBy === 'server' && c.closeReason !== HANDLE_EXPIRED)
-    .filter((c) => !fake.faults.some((f) => f.connection === c.index))
-    .map((c) => `#${c.index} ${c.closeCode} ${c.closeReason}`);
 }
 
 /** See CallResult.recoveryMs. */

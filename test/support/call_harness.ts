@@ -120,16 +120,7 @@ export function sent(fake: FakeGeminiServer, kind: string): unknown[] {
   return fake.received.filter((r) => kind in r.msg).map((r) => r.msg[kind]);
 }
 
-/**
- * Sockets the server closed that no scripted fault explains (a rule break closes with 1007), as
- * `#index code reason`; `allowed`: connection indexes a test expects the server to close.
- */
-export function unscriptedCloses(fake: FakeGeminiServer, allowed: number[] = []): string[] {
-  return fake.connections
-    .filter((c) => c.closedBy === 'server' && !allowed.includes(c.index))
-    .filter((c) => !fake.faults.some((f) => f.connection === c.index))
-    .map((c) => `#${c.index} ${c.closeCode} ${c.closeReason}`);
-}
+export { unscriptedCloses } from '../../tools/fake_gemini/closes.ts';
 
 /** Realtime text inputs the client sent, in order. */
 export function realtimeTexts(fake: FakeGeminiServer): string[] {
