@@ -25,6 +25,7 @@ import { MODELS } from '../bench_call.ts';
 import { matchBySamples } from '../forwarding.ts';
 import { type Summary, ms, percentile, summarize } from '../stats.ts';
 import type { CallReport, ChildMessage, ReadyReport } from './reports.ts';
+import { type WebrtcCost, avatarFrames, cameraI420, webrtcCost } from './webrtc_cost.ts';
 
 const JOB_SCRIPT = fileURLToPath(new URL('./job_process.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,6 +49,8 @@ export interface CapacityOptions {
   env?: Record<string, string>;
   /** Go on after a step that failed. */
   keepGoing?: boolean;
+  /** Seconds of each WebRTC estimate (0: none). Default 10. */
+  webrtcSeconds?: number;
   onProgress?: (line: string) => void;
 }
 
@@ -93,7 +96,15 @@ export interface CapacityReport {
   steps: StepReport[];
   /** Largest N with no dropped frame, no dry chunk and every turn answered (0: none). */
   capacity: number;
+  /** The WebRTC work a call adds (estimated apart): the avatar sent, the user's camera received. */
+  webrtc?: { avatar: WebrtcCost; camera: WebrtcCost };
 }
+
+/**
+ * The bitrates LiveKit picks by default (its video presets): up to 960x540 (the 512x512 avatar)
+ * 800 kbps, up to 1280x720 (a webcam) 1.7 Mbps.
+ */
+export const LIVEKIT_BITRATES = { h540: 800_000, h720: 1_700_000 } as const;
 
 interface Job {
   index: number;
@@ -332,12 +343,35 @@ export async function runCapacityBench(options: CapacityOptions): Promise<Capaci
     if (!step.ok && !options.keepGoing) break;
   }
   const passed = steps.filter((s) => s.ok).map((s) => s.calls);
+  const seconds = options.webrtcSeconds ?? 10;
+  let webrtc: CapacityReport['webrtc'];
+  if (seconds > 0) {
+    options.onProgress?.(`capacity   estimating WebRTC encode and decode (${seconds} s each)`);
+    const avatar = await webrtcCost({
+      width: 512,
+      height: 512,
+      fps: 30,
+      bitrate: LIVEKIT_BITRATES.h540,
+      seconds,
+      frames: await avatarFrames(512, 512, 30),
+    });
+    const camera = await webrtcCost({
+      width: 1280,
+      height: 720,
+      fps: 30,
+      bitrate: LIVEKIT_BITRATES.h720,
+      seconds,
+      frames: cameraI420(),
+    });
+    webrtc = { avatar, camera };
+  }
   return {
     seconds: options.seconds,
     replyMs: options.replyMs,
     cores: os.cpus().length,
     steps,
     capacity: passed.length ? Math.max(...passed) : 0,
+    ...(webrtc ? { webrtc } : {}),
   };
 }
 
@@ -368,10 +402,44 @@ export function capacityLines(r: CapacityReport): string[] {
   lines.push(
     `capacity   largest N with no dropped frame, no dry audio, every turn answered: ${r.capacity} on ${r.cores} cores, WebRTC encoding excluded  (target >=${CAPACITY_TARGETS.calls}: ${ok(r.capacity >= CAPACITY_TARGETS.calls)})`,
   );
+  if (r.webrtc) lines.push(...webrtcLines(r, one));
   if (one && best) {
     const delta = best.forwarding.p99 - one.forwarding.p99;
     lines.push(
       `           forwarding p99 at N=${best.calls} is ${ms(delta)} over N=1 (target <=${CAPACITY_TARGETS.forwardingP99DeltaMs}ms: ${ok(delta <= CAPACITY_TARGETS.forwardingP99DeltaMs)})`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * The WebRTC work one call adds: encoding the avatar (plus its send transport: pacing, RTP, half
+ * the network thread) and decoding the user's camera (plus the receive side). LiveKit also sends
+ * the avatar's lower simulcast layers, about a third more encoding.
+ */
+export function webrtcPerCallMsPerS({
+  avatar,
+  camera,
+}: {
+  avatar: WebrtcCost;
+  camera: WebrtcCost;
+}) {
+  const send = avatar.encodeMsPerS * (1 + 1 / 3) + avatar.transportMsPerS / 2;
+  const receive = camera.decodeMsPerS + camera.transportMsPerS / 2;
+  return { send, receive, total: send + receive };
+}
+
+function webrtcLines(r: CapacityReport, one: StepReport | undefined): string[] {
+  const { avatar, camera } = r.webrtc!;
+  const cost = webrtcPerCallMsPerS(r.webrtc!);
+  const lines = [
+    `webrtc     ESTIMATE (@roamhq/wrtc's libwebrtc, VP8 over loopback, not LiveKit's build): avatar ${avatar.width}x${avatar.height}@30 at ${avatar.bitrate / 1000} kbps encode ${avatar.encodeMsPerS.toFixed(0)}ms/s, transport ${avatar.transportMsPerS.toFixed(0)}ms/s (both sides); user camera ${camera.width}x${camera.height}@30 at ${camera.bitrate / 1000} kbps decode ${camera.decodeMsPerS.toFixed(0)}ms/s`,
+    `           per call: sending the avatar ~${cost.send.toFixed(0)}ms/s (a third more for simulcast layers), receiving the camera ~${cost.receive.toFixed(0)}ms/s: ~${cost.total.toFixed(0)}ms/s on top of the figures above`,
+  ];
+  if (one) {
+    const perCall = one.cpuMsPerS.p50 + cost.total;
+    lines.push(
+      `           so one call needs ~${perCall.toFixed(0)}ms of CPU per second: ~${Math.floor((r.cores * 1000 * 0.8) / perCall)} calls on ${r.cores} cores at 80% (without the camera: ~${Math.floor((r.cores * 1000 * 0.8) / (perCall - cost.receive))})`,
     );
   }
   return lines;
