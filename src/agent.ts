@@ -209,9 +209,11 @@ if (isMainModule(import.meta.url)) {
     }
     agentName = settings.agentName;
     // Full when its calls fill the machine (src/worker_load.ts); `dev` keeps no idle processes.
-    const { maxCalls: _maxCalls, numIdleProcesses, ...sized } = workerLoadOptions(
-      settings.maxCalls === undefined ? {} : { maxCalls: settings.maxCalls },
-    );
+    const {
+      maxCalls: _maxCalls,
+      numIdleProcesses,
+      ...sized
+    } = workerLoadOptions(settings.maxCalls === undefined ? {} : { maxCalls: settings.maxCalls });
     load = command === 'start' ? { ...sized, numIdleProcesses } : sized;
     // Automatic dispatch: make sure the framework does not pick a name up from the environment.
     if (!agentName) delete process.env.LIVEKIT_AGENT_NAME;

@@ -24,7 +24,7 @@ import type { AgentServer, ServerOptions } from '@livekit/agents';
  * (avatar 512x512 at 30 fps, video input from a 720p camera, speech both ways) plus the WebRTC
  * work estimated apart (encoding the avatar with its simulcast layers, decoding the user's camera).
  */
-export const CALL_CPU_MS_PER_S = 140 + 170;
+export const CALL_CPU_MS_PER_S = 140 + 200;
 /** A job process's RSS during a call, MB (measured at the end of a call, under tsx). */
 export const CALL_RSS_MB = 300;
 /** A prewarmed job process waiting for a job, MB. */
@@ -165,7 +165,12 @@ export function workerLoadOptions(options: WorkerLoadOptions = {}): LoadOptions 
   maxCalls: number;
 } {
   const maxCalls = options.maxCalls ?? callsPerMachine(options.machine ?? thisMachine());
-  const cpu = options.cpuShare ?? ((reader) => () => reader.share())(new CpuShare());
+  const cpu =
+    options.cpuShare ??
+    (
+      (reader) => () =>
+        reader.share()
+    )(new CpuShare());
   return {
     maxCalls,
     loadFunc: async (worker: AgentServer) => workerLoad(worker.activeJobs.length, cpu(), maxCalls),
