@@ -33,6 +33,7 @@ import type {
   TrackPublishOptions,
 } from '@livekit/rtc-node';
 import { voice } from '@livekit/agents';
+import { monoSamples } from '../src/audio/frames.ts';
 import { readMonoAt } from '../src/audio/wav.ts';
 import type { AvatarAudioSink } from '../src/avatar/audio_sink.ts';
 import {
@@ -93,12 +94,17 @@ export function stampTimeline(samples: Int16Array, start: number): Int16Array {
   return out;
 }
 
-function stampedAt(samples: Int16Array, start: number): boolean {
+export function stampedAt(samples: Int16Array, start: number): boolean {
+  return stampedPrefix(samples, start) === samples.length;
+}
+
+/** How many leading samples of `samples` carry the marks of positions `start`, `start + 1`, ... */
+export function stampedPrefix(samples: Int16Array, start: number): number {
   for (let i = 0; i < samples.length; i++) {
     const x = samples[i]!;
-    if ((x & 2) === 0 || (x & 1) !== positionBit(start + i)) return false;
+    if ((x & 2) === 0 || (x & 1) !== positionBit(start + i)) return i;
   }
-  return true;
+  return samples.length;
 }
 
 /** One chunk as it left the source. */
@@ -106,6 +112,20 @@ export interface LeftChunk {
   /** performance.now() when the chunk reached JS. */
   arrivedAt: number;
   samples: Int16Array;
+}
+
+/**
+ * When each chunk left the source, from when it reached JS: the tightest time consistent with its
+ * arrival and with the source's pacing (a chunk leaves at least one tick before the next arrives).
+ */
+export function exitTimesOf(arrivals: Float64Array): Float64Array {
+  const n = arrivals.length;
+  const times = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    const arrived = arrivals[i]!;
+    times[i] = i === n - 1 ? arrived : Math.min(arrived, times[i + 1]! - TICK_MS);
+  }
+  return times;
 }
 
 /**
@@ -146,13 +166,8 @@ export class AudioExitMonitor {
   exitTimes(): Float64Array {
     const n = this.chunks.length;
     if (this.#exitCache?.length === n) return this.#exitCache;
-    const times = new Float64Array(n);
-    for (let i = n - 1; i >= 0; i--) {
-      const arrived = this.chunks[i]!.arrivedAt;
-      times[i] = i === n - 1 ? arrived : Math.min(arrived, times[i + 1]! - TICK_MS);
-    }
-    this.#exitCache = times;
-    return times;
+    this.#exitCache = exitTimesOf(Float64Array.from(this.chunks, (c) => c.arrivedAt));
+    return this.#exitCache;
   }
 
   /**
@@ -259,6 +274,58 @@ export function soundOnsets(
   return onsets;
 }
 
+/**
+ * The avatar sink with each agent sample stamped with its position (`stampTimeline`) on the way
+ * in. Stamps count from `restart()`; the sink's own timeline is the samples captured so far (no
+ * clearBuffer() in the calls that use it). `onCapture` and `onFlush` see each frame as it arrives
+ * and each segment's end (a position on the stamped timeline).
+ */
+export class StampingOutput extends voice.AudioOutput {
+  readonly #sink: AvatarAudioSink;
+  readonly #onCapture?: (samples: number) => void;
+  readonly #onFlush?: (position: number) => void;
+  #captured = 0;
+  #origin = 0;
+
+  constructor(
+    sink: AvatarAudioSink,
+    hooks: { onCapture?: (samples: number) => void; onFlush?: (position: number) => void } = {},
+  ) {
+    super(sink.rate, sink);
+    this.#sink = sink;
+    if (hooks.onCapture) this.#onCapture = hooks.onCapture;
+    if (hooks.onFlush) this.#onFlush = hooks.onFlush;
+  }
+
+  /** Stamps start again at 0; returns the sink timeline position (samples) they start at. */
+  restart(): number {
+    this.#origin = this.#captured;
+    return this.#origin;
+  }
+
+  override async captureFrame(frame: AudioFrame): Promise<void> {
+    this.#onCapture?.(frame.samplesPerChannel);
+    await super.captureFrame(frame);
+    const samples = stampTimeline(monoSamples(frame), this.#captured - this.#origin);
+    this.#captured += samples.length;
+    await this.#sink.captureFrame(new AudioFrame(samples, frame.sampleRate, 1, samples.length));
+  }
+
+  override flush(): void {
+    super.flush();
+    this.#onFlush?.(this.#captured - this.#origin);
+    this.#sink.flush();
+  }
+
+  override clearBuffer(): void {
+    this.#sink.clearBuffer();
+  }
+
+  close(): void {
+    this.#sink.close();
+  }
+}
+
 // --- video frames ------------------------------------------------------------------------------
 
 /** What a test or bench keeps of each published frame. */
@@ -333,7 +400,7 @@ export function onsetOffsets(
  */
 export function clockOffsets(
   frames: readonly FrameRecord[],
-  monitor: AudioExitMonitor,
+  monitor: Pick<AudioExitMonitor, 'exitTimes' | 'timelineStarts'>,
 ): { at: number; offsetMs: number }[] {
   const exits = monitor.exitTimes();
   const starts = monitor.timelineStarts();

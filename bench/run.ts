@@ -8,6 +8,10 @@
  *   on versus off (not in the default run: `--suite video`).
  * - cold starts (with gemini, `--cold N`): N fresh processes each making one start without, and N
  *   with, the worker's prewarm (job processes are one-shot: every call is a cold start).
+ * - capacity: N concurrent calls, each in its own job process, avatar and video input on, ramping
+ *   N (`--calls 1,4,8`, `--seconds S`); per N the cost per call and whether any call degraded,
+ *   then the WebRTC encoding of the avatar's video, estimated apart (not in the default run:
+ *   `--suite capacity`; see bench/capacity/).
  * Prints numbers and targets; asserts nothing. Exit 0 when done, 1 (one line) when a run failed.
  */
 import { initializeLogger } from '@livekit/agents';
@@ -33,13 +37,14 @@ import {
 } from './startup.ts';
 import { type Summary, ms, summarize } from './stats.ts';
 import { type VideoReport, runVideoBench, videoLines } from './video.ts';
+import { type CapacityReport, capacityLines, runCapacityBench } from './capacity/capacity.ts';
 
 export const TARGETS = { forwardingP99Ms: 5, startOverheadMs: 50 } as const;
 
 const USAGE =
-  'usage: npm run bench -- [--suite gemini,avatar,video] [--long] [--replies N] [--starts N] [--cold N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--json]';
+  'usage: npm run bench -- [--suite gemini,avatar,video,capacity] [--long] [--replies N] [--starts N] [--cold N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--calls 1,4,8] [--seconds S] [--keep-going] [--json]';
 
-const SUITES = ['gemini', 'avatar', 'video'] as const;
+const SUITES = ['gemini', 'avatar', 'video', 'capacity'] as const;
 type Suite = (typeof SUITES)[number];
 /** What runs without --suite. */
 const DEFAULT_SUITES: readonly Suite[] = ['gemini', 'avatar'];
@@ -56,6 +61,10 @@ interface BenchArgs {
   json: boolean;
   suites: Suite[];
   long: boolean;
+  /** Capacity: concurrent calls per step, seconds per call, go on past a full step. */
+  calls: number[];
+  seconds: number;
+  keepGoing: boolean;
 }
 
 function parseBenchArgs(argv: string[]): BenchArgs {
@@ -70,6 +79,9 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     json: { type: 'boolean', default: false },
     suite: { type: 'string', default: DEFAULT_SUITES.join(',') },
     long: { type: 'boolean', default: false },
+    calls: { type: 'string', default: '1,4,8,12,16,20,24' },
+    seconds: { type: 'string', default: '60' },
+    'keep-going': { type: 'boolean', default: false },
   });
   const modelKeys = Object.keys(MODELS) as (keyof typeof MODELS)[];
   return {
@@ -83,6 +95,9 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     json: values.json,
     suites: listOption('suite', values.suite, SUITES),
     long: values.long,
+    calls: values.calls.split(',').map((n) => integerOption('calls', n.trim(), 1)),
+    seconds: positiveOption('seconds', values.seconds),
+    keepGoing: values['keep-going'],
   };
 }
 
@@ -186,6 +201,7 @@ function printTable(
   cold: ColdReport[],
   avatar: AvatarReport | undefined,
   video?: VideoReport,
+  capacity?: CapacityReport,
 ): void {
   const m = machine();
   const lines = [
@@ -232,6 +248,7 @@ function printTable(
   }
   if (avatar) lines.push(...avatarLines(avatar));
   if (video) lines.push(...videoLines(video));
+  if (capacity) lines.push(...capacityLines(capacity));
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -287,6 +304,16 @@ async function main(): Promise<void> {
       })
     : undefined;
 
+  const capacity = args.suites.includes('capacity')
+    ? await runCapacityBench({
+        ramp: args.calls,
+        seconds: args.seconds,
+        replyMs: args.replyMs,
+        keepGoing: args.keepGoing,
+        onProgress: (line) => process.stderr.write(`${line}\n`),
+      })
+    : undefined;
+
   if (args.json) {
     const json = {
       machine: machine(),
@@ -297,13 +324,14 @@ async function main(): Promise<void> {
       cold,
       avatar,
       video,
+      capacity,
     };
     // Microsecond resolution is all the clocks give.
     const round = (_key: string, v: unknown) =>
       typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
     process.stdout.write(JSON.stringify(json, round, 2) + '\n');
   } else {
-    printTable(args, forwarding, startup, cold, avatar, video);
+    printTable(args, forwarding, startup, cold, avatar, video, capacity);
   }
 }
 

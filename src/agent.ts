@@ -29,6 +29,7 @@ import { prewarmWorker } from './prewarm.ts';
 import { isMainModule } from './cli_io.ts';
 import { createCallSession } from './session.ts';
 import { unreachableLiveKit, useLocalLiveKit } from './worker_startup.ts';
+import { type LoadOptions, workerLoadOptions } from './worker_load.ts';
 
 /** Settings for one job, or undefined (logged) when its dispatch cannot run. */
 export function settingsForJob(
@@ -185,6 +186,7 @@ if (isMainModule(import.meta.url)) {
   // `dev --help` shows the framework's help, whatever the settings.
   const help = process.argv.some((arg) => arg === '--help' || arg === '-h');
   let agentName: string | undefined;
+  let load: Partial<LoadOptions> = {};
   if (command && WORKER_COMMANDS.has(command) && !help) {
     const settings = checkedWorkerSettings()!;
     if (settings.livekit.usingLocalDefaults && command === 'start') {
@@ -206,6 +208,13 @@ if (isMainModule(import.meta.url)) {
       }
     }
     agentName = settings.agentName;
+    // Full when its calls fill the machine (src/worker_load.ts); `dev` keeps no idle processes.
+    const {
+      maxCalls: _maxCalls,
+      numIdleProcesses,
+      ...sized
+    } = workerLoadOptions(settings.maxCalls === undefined ? {} : { maxCalls: settings.maxCalls });
+    load = command === 'start' ? { ...sized, numIdleProcesses } : sized;
     // Automatic dispatch: make sure the framework does not pick a name up from the environment.
     if (!agentName) delete process.env.LIVEKIT_AGENT_NAME;
   }
@@ -213,6 +222,7 @@ if (isMainModule(import.meta.url)) {
     new ServerOptions({
       agent: fileURLToPath(import.meta.url),
       ...(agentName ? { agentName } : {}),
+      ...load,
       shutdownProcessTimeout: JOB_PROCESS_CLOSE_TIMEOUT_MS,
     }),
   );

@@ -18,10 +18,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import { AudioFrame } from '@livekit/rtc-node';
-import { voice } from '@livekit/agents';
-import { monoSamples } from '../../src/audio/frames.ts';
-import type { AvatarAudioSink } from '../../src/avatar/audio_sink.ts';
 import { avatarPublisherFor } from '../../src/avatar/from_settings.ts';
 import {
   AVATAR_SAMPLE_RATE,
@@ -36,13 +32,13 @@ import { tonePcm16 } from '../../tools/fake_gemini/server.ts';
 import {
   AudioExitMonitor,
   type FrameRecord,
+  StampingOutput,
   TrackCatcher,
   clockOffsets,
   frameRecorder,
   percentile,
   sleep,
   slopePerMinute,
-  stampTimeline,
 } from '../av_offset.ts';
 import { BENCH_API_KEY, MODELS } from '../bench_call.ts';
 
@@ -113,48 +109,6 @@ export interface LongReport {
   /** Median and p99 of the windows' offsets, ms. */
   offsetP50Ms: number;
   offsetP99Ms: number;
-}
-
-/**
- * The avatar sink with each agent sample stamped with its position (bench/av_offset.ts
- * `stampTimeline`) on the way in. Stamps count from `restart()`; the sink's own timeline is the
- * samples captured so far (no clearBuffer() in this call).
- */
-class StampingOutput extends voice.AudioOutput {
-  readonly #sink: AvatarAudioSink;
-  #captured = 0;
-  #origin = 0;
-
-  constructor(sink: AvatarAudioSink) {
-    super(sink.rate, sink);
-    this.#sink = sink;
-  }
-
-  /** Stamps start again at 0; returns the sink timeline position (samples) they start at. */
-  restart(): number {
-    this.#origin = this.#captured;
-    return this.#origin;
-  }
-
-  override async captureFrame(frame: AudioFrame): Promise<void> {
-    await super.captureFrame(frame);
-    const samples = stampTimeline(monoSamples(frame), this.#captured - this.#origin);
-    this.#captured += samples.length;
-    await this.#sink.captureFrame(new AudioFrame(samples, frame.sampleRate, 1, samples.length));
-  }
-
-  override flush(): void {
-    super.flush();
-    this.#sink.flush();
-  }
-
-  override clearBuffer(): void {
-    this.#sink.clearBuffer();
-  }
-
-  close(): void {
-    this.#sink.close();
-  }
 }
 
 /** `gc()`: node's own with --expose-gc, else enabled at run time (as in vitest). */

@@ -87,6 +87,9 @@ export class AvatarRenderer {
   #windows: Uint8Array[];
   #eyes: PatchSet | null;
   #mouth: PatchSet;
+  /** The buffer last rendered into and what it shows (top row, eyes, mouth), so an unchanged frame is not redrawn. */
+  #lastOut?: Uint8Array;
+  readonly #lastShown = [-1, -1, -1];
 
   private constructor(atlas: Atlas) {
     this.width = atlas.width;
@@ -114,7 +117,11 @@ export class AvatarRenderer {
     return new AvatarRenderer(atlas);
   }
 
-  /** Compose one RGBA frame into `out` (allocated once by the caller, width*height*4) — no allocation per frame. */
+  /**
+   * Compose one RGBA frame into `out` (allocated once by the caller, width*height*4) — no
+   * allocation per frame. When `out` was the last buffer rendered into and the frame would be the
+   * same, nothing is drawn: the caller must not write into `out` between renders.
+   */
   render(input: FrameInput, out: Uint8Array): void {
     if (out.length !== this.width * this.height * 4) {
       throw new RangeError(
@@ -123,13 +130,23 @@ export class AvatarRenderer {
     }
     const timeMs = Number.isFinite(input.timeMs) ? input.timeMs : 0;
     const top = this.motionPx - headOffsetAt(timeMs, this.motionPx);
+    const eyes = this.#eyes ? eyeIndexAt(timeMs) : -1;
+    const mouth = mouthIndex(input.mouth);
+    // Most frames of a silent avatar equal the one before (the head moves a pixel every few
+    // hundred ms, the eyes blink every few seconds): `out` already holds it.
+    const shown = this.#lastShown;
+    if (this.#lastOut === out && shown[0] === top && shown[1] === eyes && shown[2] === mouth) {
+      return;
+    }
     out.set(this.#windows[top]!);
     if (this.#eyes) {
-      const eyes = this.#eyes.patches[eyeIndexAt(timeMs)]!;
-      drawPatch(out, this.width, this.height, eyes, this.#eyes.rect, top);
+      drawPatch(out, this.width, this.height, this.#eyes.patches[eyes]!, this.#eyes.rect, top);
     }
-    const mouth = this.#mouth.patches[mouthIndex(input.mouth)]!;
-    drawPatch(out, this.width, this.height, mouth, this.#mouth.rect, top);
+    drawPatch(out, this.width, this.height, this.#mouth.patches[mouth]!, this.#mouth.rect, top);
+    this.#lastOut = out;
+    shown[0] = top;
+    shown[1] = eyes;
+    shown[2] = mouth;
   }
 }
 

@@ -79,6 +79,8 @@ export interface Settings {
   contextsDir: string;
   /** '' means automatic dispatch (every new room). */
   agentName: string;
+  /** WORKER_MAX_CALLS: calls this worker takes at once; unset, sized from the machine (src/worker_load.ts). */
+  maxCalls?: number;
   /** Worker defaults a dispatch's model could not take, so they were left out (for a log line). */
   droppedDefaults?: string[];
   avatar: AvatarSettings;
@@ -353,6 +355,13 @@ export function loadSettings(env: Env = process.env): Settings {
   const livekit = livekitFromEnv(env, problems);
   const avatar = avatarFromEnv(env, problems);
   const liveavatar = liveavatarFromEnv(env, problems);
+  const maxCallsText = text(env, 'WORKER_MAX_CALLS');
+  const maxCalls = maxCallsText === undefined ? undefined : Number(maxCallsText);
+  if (maxCalls !== undefined && !(Number.isInteger(maxCalls) && maxCalls >= 1)) {
+    problems.push(
+      `WORKER_MAX_CALLS: ${showValue(maxCallsText)} is not valid (allowed: a whole number >= 1; unset sizes it from the machine)`,
+    );
+  }
   if (capabilities) problems.push(...modelProblems(call, capabilities, {}, model));
   if (problems.length > 0 || !capabilities) throw new ConfigError(problems);
 
@@ -369,6 +378,7 @@ export function loadSettings(env: Env = process.env): Settings {
     contextsDir: text(env, 'CONTEXTS_DIR') ?? DEFAULT_CONTEXTS_DIR,
     agentName:
       dispatch === 'automatic' ? '' : (text(env, 'LIVEKIT_AGENT_NAME') ?? DEFAULT_AGENT_NAME),
+    ...(maxCalls !== undefined ? { maxCalls } : {}),
     avatar,
     liveavatar,
   };
