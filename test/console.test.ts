@@ -223,7 +223,10 @@ describe.concurrent('npm run console', { timeout: 90_000 }, () => {
     });
 
     it('ends with a summary on stdout: what was said, in order, and the files it wrote', () => {
-      expect(run.stdout.trimEnd().split('\n')).toEqual([
+      // Log lines (JSON) may come first: @livekit/agents 1.9.0 warns about the empty user turn it
+      // commits at close (upstream livekit/agents#5818).
+      const lines = run.stdout.trimEnd().split('\n');
+      expect(lines.filter((line) => !line.startsWith('{'))).toEqual([
         expect.stringMatching(/^console: the call is done \(\d+\.\d s\):$/),
         `  agent: ${GREETING_REPLY.text}`,
         '  user: hello',
