@@ -188,8 +188,22 @@ function standInJob(dispatchMetadata: string, roomMetadata?: string): StandInJob
   return job;
 }
 
-/** The job ended at its limit, with the reason, and its shutdown leaves no listener behind. */
-async function expectEndedOnTime(job: StandInJob): Promise<void> {
+/**
+ * Run the job (`meanwhile` runs once runJob has returned) and check it ended at its limit,
+ * `minMs` to `maxMs` after it started, with the reason, leaving no listener behind.
+ */
+async function expectEndsOnTime(
+  job: StandInJob,
+  minMs: number,
+  maxMs: number,
+  meanwhile: () => void = () => {},
+): Promise<void> {
+  const started = Date.now();
+  await runJob(job.ctx, job.deps);
+  meanwhile();
+  const took = (await job.ended) - started;
+  expect(took).toBeGreaterThanOrEqual(minMs);
+  expect(took).toBeLessThan(maxMs);
   expect(job.shutdowns).toEqual([MAX_DURATION_REACHED]);
   expect(job.sessionShutdowns).toEqual([{ drain: false, reason: MAX_DURATION_REACHED }]);
   await Promise.all(job.callbacks.map((cb) => cb()));
@@ -198,48 +212,29 @@ async function expectEndedOnTime(job: StandInJob): Promise<void> {
 
 describe('a job with a time limit', () => {
   it('ends at max_session_duration: session shut down without draining, job shut down', async () => {
-    const job = standInJob('{"max_session_duration":1}');
-    const started = Date.now();
-    await runJob(job.ctx, job.deps);
-    const took = (await job.ended) - started;
-    expect(took).toBeGreaterThanOrEqual(999);
-    expect(took).toBeLessThan(3000);
-    await expectEndedOnTime(job);
+    await expectEndsOnTime(standInJob('{"max_session_duration":1}'), 999, 3000);
   });
 
   it("in a session API room: ends at the room's end, later after a keep-alive", async () => {
     // The LiveAvatar request sets no max_session_duration; the service's 20 minutes apply.
     const job = standInJob('{"mode":"LITE"}', sessionRoom(700, 1200));
-    const started = Date.now();
-    await runJob(job.ctx, job.deps);
-    // The service's keep-alive rewrites the room's metadata before the first end.
-    job.room.metadata = sessionRoom(1500, 1200);
-    job.room.emit(RoomEvent.RoomMetadataChanged, job.room.metadata);
-    const took = (await job.ended) - started;
-    expect(took).toBeGreaterThanOrEqual(1499);
-    expect(took).toBeLessThan(3500);
-    await expectEndedOnTime(job);
+    await expectEndsOnTime(job, 1499, 3500, () => {
+      // The service's keep-alive rewrites the room's metadata before the first end.
+      job.room.metadata = sessionRoom(1500, 1200);
+      job.room.emit(RoomEvent.RoomMetadataChanged, job.room.metadata);
+    });
   });
 
   it('in a session API room: no keep-alive moves the end past max_session_duration', async () => {
     const job = standInJob('{"mode":"LITE"}', sessionRoom(1000, 1));
-    const started = Date.now();
-    await runJob(job.ctx, job.deps);
-    job.room.emit(RoomEvent.RoomMetadataChanged, sessionRoom(60_000, 1));
-    const took = (await job.ended) - started;
-    expect(took).toBeGreaterThanOrEqual(999);
-    expect(took).toBeLessThan(3000);
-    await expectEndedOnTime(job);
+    await expectEndsOnTime(job, 999, 3000, () => {
+      job.room.emit(RoomEvent.RoomMetadataChanged, sessionRoom(60_000, 1));
+    });
   });
 
   it('reads the room as joined when the job got no session in its assignment', async () => {
     const job = standInJob('{}');
     job.room.metadata = sessionRoom(800, 1200);
-    const started = Date.now();
-    await runJob(job.ctx, job.deps);
-    const took = (await job.ended) - started;
-    expect(took).toBeGreaterThanOrEqual(700);
-    expect(took).toBeLessThan(3000);
-    await expectEndedOnTime(job);
+    await expectEndsOnTime(job, 700, 3000);
   });
 });

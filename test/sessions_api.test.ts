@@ -15,6 +15,7 @@ import { settingsForDispatch } from '../src/dispatch_settings.ts';
 import { loadSessionsConfig } from '../src/sessions/config.ts';
 import { readSessionDeadline, writeSessionDeadline } from '../src/sessions/room_metadata.ts';
 import type { SessionRecord } from '../src/sessions/sessions.ts';
+import { liveAvatarRequest } from './support/liveavatar_request.ts';
 import {
   API_KEY,
   type Answer,
@@ -131,17 +132,11 @@ describe('POST /v1/sessions/token and /v1/sessions/start', () => {
 describe("LiveAvatar's LITE + Gemini connector request, exactly as LiveAvatar documents it", () => {
   const SECRET_ID = '6f1c2a4e-8b7d-4c3f-9a21-0d5e7b9c1f42';
   const CONTEXT_ID = '3b9d6c1e-2f4a-4e8b-b7c5-9a0d1e2f3a4b';
-  const REQUEST = {
-    mode: 'LITE',
-    avatar_id: 'a7c3e2f1-5b4d-4c6e-8f9a-0b1c2d3e4f5a',
-    gemini_realtime_config: {
-      secret_id: SECRET_ID,
-      context_id: CONTEXT_ID,
-      voice: 'Puck',
-      model: 'gemini-3.1-flash-live-preview',
-      temperature: 0.8,
-    },
-  };
+  const REQUEST = liveAvatarRequest({
+    avatarId: 'a7c3e2f1-5b4d-4c6e-8f9a-0b1c2d3e4f5a',
+    secretId: SECRET_ID,
+    contextId: CONTEXT_ID,
+  });
   let dir: string;
   /** What the worker and the service share: the named keys, the contexts, a LiveAvatar key. */
   let env: Record<string, string>;
