@@ -8,10 +8,11 @@
  * `issued`, so its token can try again; a start that succeeded uses the token up.
  *
  * How long a session runs: it ends at `endsAt`, the earlier of its start + max_session_duration
- * (its JSON's, at most SESSIONS_MAX_DURATION_S; that setting when the JSON sets none) and, when SESSIONS_IDLE_TIMEOUT_S is set, its last keep-alive + that timeout. The room's
- * metadata always holds the current end (room_metadata.ts, the contract with the agent), so the
- * agent can end the call itself at that time; this service deletes the room `endGraceMs` later
- * whatever happened, so a session never outlives its limit by more than that.
+ * (its JSON's, at most SESSIONS_MAX_DURATION_S; that setting when the JSON sets none) and, when
+ * SESSIONS_IDLE_TIMEOUT_S is set, its last keep-alive + that timeout. The room's metadata always
+ * holds the current end (room_metadata.ts, the contract with the agent), so the agent ends the
+ * call itself at that time; this service deletes the room `endGraceMs` later whatever happened,
+ * so a session never outlives its limit by more than that.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
