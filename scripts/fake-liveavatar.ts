@@ -6,7 +6,12 @@
  * It plays the audio it is sent in real time and prints each session's commands as they come.
  */
 
+import { parseOptionsOrExit } from '../src/cli_io.ts';
 import { DEFAULT_API_KEY, FakeLiveAvatarServer } from '../tools/fake_liveavatar/server.ts';
+
+const USAGE = 'usage: npm run fake-liveavatar (no options; stop it with Ctrl-C)';
+
+parseOptionsOrExit(process.argv.slice(2), {}, 'fake-liveavatar', USAGE);
 
 const fake = await FakeLiveAvatarServer.start();
 process.stdout.write(

@@ -3,7 +3,13 @@
  * `npm run fake-livekit-api`, then start `npm run sessions` with the printed settings. It creates
  * rooms and dispatches in memory and refuses joins (it has no media server).
  */
+import { parseOptionsOrExit } from '../src/cli_io.ts';
 import { FakeLivekitApi } from '../tools/fake_livekit_api/server.ts';
+
+const USAGE =
+  'usage: npm run fake-livekit-api (no options; FAKE_LIVEKIT_PORT picks the port, default any free one; stop it with Ctrl-C)';
+
+parseOptionsOrExit(process.argv.slice(2), {}, 'fake-livekit-api', USAGE);
 
 const apiKey = 'devkey';
 const apiSecret = 'devsecret-for-the-fake-livekit-api-only';

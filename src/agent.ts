@@ -15,6 +15,7 @@ import {
   defineAgent,
   log,
 } from '@livekit/agents';
+import { RoomEvent } from '@livekit/rtc-node';
 import { ConfigError } from './config/errors.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import {
@@ -23,7 +24,7 @@ import {
   callAvatarFor,
   checkAvatar,
 } from './avatar/from_settings.ts';
-import { CallDeadline, MAX_DURATION_REACHED } from './call_deadline.ts';
+import { CallTimeLimit, MAX_DURATION_REACHED } from './call_deadline.ts';
 import { settingsForDispatch } from './dispatch_settings.ts';
 import { prewarmWorker } from './prewarm.ts';
 import { isMainModule } from './cli_io.ts';
@@ -84,43 +85,60 @@ export async function runJob(ctx: JobContext, deps: JobDeps = JOB_DEPS): Promise
     ...(avatar ? { outputCanPause: false } : {}),
   });
   // The call's time limit counts from here: the avatar and the session start next.
-  const deadline = callDeadline(ctx, call);
+  const limit = callTimeLimit(ctx, call);
+  const followRoom = (metadata: string) => limit.followRoomMetadata(metadata);
+  ctx.room.on(RoomEvent.RoomMetadataChanged, followRoom);
   ctx.addShutdownCallback(async () => {
-    deadline?.stop();
+    limit.stop();
+    ctx.room.off(RoomEvent.RoomMetadataChanged, followRoom);
     try {
       call.usage.logSummary({ jobId: ctx.job.id, room: ctx.room.name, model: call.model.model });
     } finally {
       await call.video.close();
-      await avatar?.close(deadline?.expired ? MAX_DURATION_REACHED : undefined);
+      await avatar?.close(limit.expired ? MAX_DURATION_REACHED : undefined);
     }
   });
   // Like LiveKit's avatar plugins: attach before session.start(), which then keeps our sink.
   await avatar?.start(call.session, ctx.room);
   await call.session.start({ agent: call.agent, room: ctx.room });
   await ctx.connect();
+  // The room as joined: its metadata may have changed since the job was assigned.
+  limit.followRoomMetadata(ctx.room.metadata);
   // Gemini sees the user RoomIO linked (their camera, or their screen share while they share).
   call.video.attachRoom(ctx.room, () => call.session._roomIO?.linkedParticipant?.identity);
   await call.greet();
 }
 
-/** LiveAvatar's max_session_duration: the call ends on time, with the reason in the log. */
-function callDeadline(
+/**
+ * LiveAvatar's max_session_duration: the dispatch's, and in a room the session API made, the
+ * session's end from the room's metadata (a keep-alive moves it). The call ends on time, with
+ * the reason in the log.
+ */
+function callTimeLimit(
   ctx: JobContext,
   call: Awaited<ReturnType<typeof createCallSession>>,
-): CallDeadline | undefined {
+): CallTimeLimit {
   const seconds = call.settings.call.maxSessionDurationSeconds;
-  if (seconds === undefined) return undefined;
-  return new CallDeadline({
-    durationMs: seconds * 1000,
+  const limit: CallTimeLimit = new CallTimeLimit({
+    ...(seconds !== undefined ? { maxSessionDurationSeconds: seconds } : {}),
     onExpired: (reason) => {
       log().info(
-        { jobId: ctx.job.id, room: ctx.room.name, reason, maxSessionDurationSeconds: seconds },
+        {
+          jobId: ctx.job.id,
+          room: ctx.room.name,
+          reason,
+          maxSessionDurationSeconds: seconds,
+          endsAt: new Date(limit.endsAt!).toISOString(),
+        },
         'call ended: max_session_duration reached',
       );
       call.session.shutdown({ drain: false, reason });
       ctx.shutdown(reason);
     },
   });
+  // The room's metadata as the job was assigned (the session API writes it before dispatching).
+  limit.followRoomMetadata(ctx.job.room?.metadata);
+  return limit;
 }
 
 export default defineAgent({

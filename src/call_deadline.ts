@@ -3,15 +3,21 @@
  * call ends on time whatever the avatar source (LiveAvatar also ends its own avatar session
  * then). When the time is up, `onExpired` gets the reason once; the owner ends the call.
  *
- * The end can move later: `extend()` is for a keep-alive (LiveAvatar's `/v1/sessions/keep-alive`
- * as a session service offers it) that grants more time.
+ * CallDeadline is the timer: a limit fixed at construction, and an end that `endAt()` moves
+ * within it. CallTimeLimit feeds it from where a limit comes from: the dispatch's
+ * `max_session_duration`, and, in a room the session API made, the session's end in the room's
+ * metadata (src/sessions/room_metadata.ts), which the service moves later on a keep-alive.
  */
+import { readSessionDeadline } from './sessions/room_metadata.ts';
 
 /** The reason a call ended at its time limit, as LiveAvatar names it in `/v1/sessions/stop`. */
 export const MAX_DURATION_REACHED = 'MAX_DURATION_REACHED';
 
 export interface CallDeadlineOptions {
-  /** How long the call may last, in milliseconds from construction. */
+  /**
+   * How long the call may last, in milliseconds from construction: when it ends, unless `endAt()`
+   * moves the end earlier; no `endAt()` moves it past this limit.
+   */
   durationMs: number;
   /** Called once, with MAX_DURATION_REACHED, when the time is up (not after stop()). */
   onExpired: (reason: string) => void;
@@ -22,6 +28,7 @@ export interface CallDeadlineOptions {
 export class CallDeadline {
   readonly #onExpired: (reason: string) => void;
   readonly #now: () => number;
+  readonly #limit: number;
   #endsAt: number;
   #timer?: NodeJS.Timeout;
   #done = false;
@@ -30,7 +37,8 @@ export class CallDeadline {
   constructor({ durationMs, onExpired, now = Date.now }: CallDeadlineOptions) {
     this.#onExpired = onExpired;
     this.#now = now;
-    this.#endsAt = now() + durationMs;
+    this.#limit = now() + durationMs;
+    this.#endsAt = this.#limit;
     this.#arm();
   }
 
@@ -48,10 +56,13 @@ export class CallDeadline {
     return this.#expired;
   }
 
-  /** Move the end `ms` later (a keep-alive). Does nothing once the call has ended or stopped. */
-  extend(ms: number): void {
-    if (this.#done || !(ms > 0)) return;
-    this.#endsAt += ms;
+  /**
+   * Move the end to `at` (the clock's ms), earlier or later (a keep-alive), but never past the
+   * limit. An end already past fires at once. Does nothing once the call has ended or stopped.
+   */
+  endAt(at: number): void {
+    if (this.#done || !Number.isFinite(at)) return;
+    this.#endsAt = Math.min(at, this.#limit);
     this.#arm();
   }
 
@@ -63,7 +74,7 @@ export class CallDeadline {
 
   #arm(): void {
     clearTimeout(this.#timer);
-    // Re-checked on firing: a timer may fire a little early, and extend() may have run.
+    // Re-checked on firing: a timer may fire a little early, and endAt() may have run.
     this.#timer = setTimeout(() => this.#check(), this.remainingMs);
     this.#timer.unref();
   }
@@ -77,5 +88,68 @@ export class CallDeadline {
     this.#done = true;
     this.#expired = true;
     this.#onExpired(MAX_DURATION_REACHED);
+  }
+}
+
+export interface CallTimeLimitOptions {
+  /** The dispatch's `max_session_duration`, in seconds, when it sets one. */
+  maxSessionDurationSeconds?: number;
+  /** Called once, with MAX_DURATION_REACHED, when the time is up (not after stop()). */
+  onExpired: (reason: string) => void;
+  /** The clock, in ms; injectable for tests. Default Date.now. */
+  now?: () => number;
+}
+
+/**
+ * A call's time limit from the dispatch and the room. The call ends at the session's end when the
+ * room's metadata names one, and never past the shorter `max_session_duration` (the dispatch's,
+ * the session's) counted from construction, whatever the metadata says later.
+ */
+export class CallTimeLimit {
+  readonly #options: CallTimeLimitOptions;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  #deadline?: CallDeadline;
+  #stopped = false;
+
+  constructor(options: CallTimeLimitOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#startedAt = this.#now();
+    const seconds = options.maxSessionDurationSeconds;
+    if (seconds !== undefined) this.#deadline = this.#deadlineOf(seconds * 1000);
+  }
+
+  /** When the call ends, in the clock's ms, or undefined when it has no limit. */
+  get endsAt(): number | undefined {
+    return this.#deadline?.endsAt;
+  }
+
+  /** The time ran out (onExpired was called). */
+  get expired(): boolean {
+    return this.#deadline?.expired ?? false;
+  }
+
+  /**
+   * Take the session's end from the room's metadata (as the job got it, as it joined, and each
+   * change). Metadata that names no session changes nothing.
+   */
+  followRoomMetadata(metadata: string | undefined): void {
+    const session = readSessionDeadline(metadata);
+    if (!session || this.#stopped) return;
+    const cap = this.#startedAt + session.maxSessionDurationS * 1000;
+    this.#deadline ??= this.#deadlineOf(cap - this.#now());
+    this.#deadline.endAt(Math.min(session.endsAt, cap));
+  }
+
+  /** The call ended some other way: never call onExpired. */
+  stop(): void {
+    this.#stopped = true;
+    this.#deadline?.stop();
+  }
+
+  #deadlineOf(durationMs: number): CallDeadline {
+    const { onExpired } = this.#options;
+    return new CallDeadline({ durationMs, onExpired, now: this.#now });
   }
 }

@@ -9,6 +9,7 @@
  * on stdout), captured at the stdout write so every line at every level is seen.
  */
 import { initializeLogger, type JobContext } from '@livekit/agents';
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -88,7 +89,8 @@ interface StandIn {
 function standIn(metadata: string, env: Env = ENV): StandIn {
   jobCount += 1;
   const id = `AJ_test_${jobCount}`;
-  const room = { name: `room-${jobCount}` };
+  // The job's Room: a name, and the events the job listens to (room metadata changes).
+  const room = Object.assign(new EventEmitter(), { name: `room-${jobCount}` });
   const s: StandIn = {
     shutdowns: [],
     connects: 0,
@@ -100,7 +102,7 @@ function standIn(metadata: string, env: Env = ENV): StandIn {
     avatarsFor: [],
   } as unknown as StandIn;
   s.ctx = {
-    job: { id, metadata, room: { ...room, sid: `RM_${jobCount}` } },
+    job: { id, metadata, room: { name: room.name, sid: `RM_${jobCount}` } },
     proc: { userData: {} },
     room,
     shutdown: (reason = '') => void s.shutdowns.push(reason),
@@ -138,6 +140,7 @@ async function refuse(metadata: string, env: Env = ENV): Promise<LogLine> {
   expect(job.avatarsFor).toEqual([]);
   expect(job.connects).toBe(0);
   expect(job.shutdownCallbacks).toEqual([]);
+  expect((job.ctx.room as unknown as EventEmitter).eventNames()).toEqual([]);
   const { lines, raw } = takeLog();
   expect(lines, raw).toHaveLength(1);
   const [line] = lines;

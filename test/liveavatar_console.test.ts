@@ -20,6 +20,7 @@ import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 import { FakeLiveAvatarServer } from '../tools/fake_liveavatar/server.ts';
 import { FIXTURES, realtimeTexts } from './support/call_harness.ts';
 import { REPO, killRunning, runChild, runDir } from './support/child_run.ts';
+import { liveAvatarRequest } from './support/liveavatar_request.ts';
 
 const CONSOLE = path.join(REPO, 'src', 'console.ts');
 const tag = `${process.pid}${Date.now().toString(36)}`;
@@ -34,18 +35,11 @@ const KEYS = {
 const PROMPT = 'You are Ava, a patient support agent for a bicycle shop.';
 const OPENING = 'Hi, I am Ava from the bike shop. What can I do for you?';
 
-/** LiveAvatar's example request for its Gemini Live connector, to the letter. */
-const REQUEST = {
-  mode: 'LITE',
-  avatar_id: AVATAR_ID,
-  gemini_realtime_config: {
-    secret_id: SECRET_ID,
-    context_id: CONTEXT_ID,
-    voice: 'Puck',
-    model: 'gemini-3.1-flash-live-preview',
-    temperature: 0.8,
-  },
-};
+const REQUEST = liveAvatarRequest({
+  avatarId: AVATAR_ID,
+  secretId: SECRET_ID,
+  contextId: CONTEXT_ID,
+});
 
 let work: string;
 let gemini: FakeGeminiServer;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIVEAVATAR_TEMPERATURE, applyDispatchMetadata } from '../src/config/dispatch.ts';
 import { ConfigError } from '../src/config/errors.ts';
 import { describeSettings, type Env, loadSettings } from '../src/config/settings.ts';
+import { liveAvatarRequest } from './support/liveavatar_request.ts';
 
 const SECRET_ID = '6f1c2a4e-8b7d-4c3f-9a21-0d5e7b9c1f42';
 const OTHER_ID = 'tenant-b';
@@ -21,17 +22,11 @@ const OTHER_KEY = `other-named-key-${tag}`;
 const OWN_KEY = `worker-own-key-${tag}`;
 
 /** LiveAvatar's example request for its Gemini Live connector, as a user would paste it. */
-const LIVEAVATAR_REQUEST = {
-  mode: 'LITE',
-  avatar_id: 'default',
-  gemini_realtime_config: {
-    secret_id: SECRET_ID,
-    context_id: 'support',
-    voice: 'Puck',
-    model: 'gemini-3.1-flash-live-preview',
-    temperature: 0.8,
-  },
-};
+const LIVEAVATAR_REQUEST = liveAvatarRequest({
+  avatarId: 'default',
+  secretId: SECRET_ID,
+  contextId: 'support',
+});
 
 let dir: string;
 let secretsFile: string;

@@ -4,7 +4,10 @@
  * livekit-server-sdk. Every refusal is checked for its status, its one line, and that nothing
  * was created at LiveKit.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVerifier } from 'livekit-server-sdk';
 import { loadSettings } from '../src/config/settings.ts';
 import { ConfigError } from '../src/config/errors.ts';
@@ -12,6 +15,7 @@ import { settingsForDispatch } from '../src/dispatch_settings.ts';
 import { loadSessionsConfig } from '../src/sessions/config.ts';
 import { readSessionDeadline, writeSessionDeadline } from '../src/sessions/room_metadata.ts';
 import type { SessionRecord } from '../src/sessions/sessions.ts';
+import { liveAvatarRequest } from './support/liveavatar_request.ts';
 import {
   API_KEY,
   type Answer,
@@ -122,6 +126,87 @@ describe('POST /v1/sessions/token and /v1/sessions/start', () => {
       expect(claims.video).not.toHaveProperty(grant);
     }
     expect(claims.kind).toBeUndefined();
+  });
+});
+
+describe("LiveAvatar's LITE + Gemini connector request, exactly as LiveAvatar documents it", () => {
+  const SECRET_ID = '6f1c2a4e-8b7d-4c3f-9a21-0d5e7b9c1f42';
+  const CONTEXT_ID = '3b9d6c1e-2f4a-4e8b-b7c5-9a0d1e2f3a4b';
+  const REQUEST = liveAvatarRequest({
+    avatarId: 'a7c3e2f1-5b4d-4c6e-8f9a-0b1c2d3e4f5a',
+    secretId: SECRET_ID,
+    contextId: CONTEXT_ID,
+  });
+  let dir: string;
+  /** What the worker and the service share: the named keys, the contexts, a LiveAvatar key. */
+  let env: Record<string, string>;
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sessions-liveavatar-'));
+    const secrets = path.join(dir, 'gemini-secrets.json');
+    writeFileSync(secrets, JSON.stringify({ [SECRET_ID]: 'named-gemini-key-never-shown' }));
+    mkdirSync(path.join(dir, 'contexts'));
+    writeFileSync(
+      path.join(dir, 'contexts', `${CONTEXT_ID}.md`),
+      '---\nname: Support\nopening_text: Hi, how can I help?\n---\n\nYou are a support agent.\n',
+    );
+    env = {
+      GEMINI_SECRETS_FILE: secrets,
+      CONTEXTS_DIR: path.join(dir, 'contexts'),
+      LIVEAVATAR_API_KEY: 'liveavatar-key-unused-until-a-call',
+    };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('starts a session and dispatches the agent with the request as is', async () => {
+    h = await startHarness({ env });
+    const { started } = await startSession(h, REQUEST);
+    expect(started.status).toBe(201);
+    expect(started.body.data.max_session_duration).toBe(1200);
+    expect(h.fake.dispatches).toHaveLength(1);
+    expect(h.fake.dispatches[0]!.metadata).toBe(JSON.stringify(REQUEST));
+    // Nothing secret goes back to the caller.
+    expect(JSON.stringify(started.body)).not.toContain('named-gemini-key-never-shown');
+  });
+
+  it.each([
+    [
+      'mode FULL',
+      { ...REQUEST, mode: 'FULL' },
+      /^dispatch metadata: mode: "FULL" is not valid \(allowed: LITE /,
+    ],
+    [
+      'an unknown secret_id',
+      {
+        ...REQUEST,
+        gemini_realtime_config: { ...REQUEST.gemini_realtime_config, secret_id: 'no-such-id' },
+      },
+      /^dispatch metadata: gemini_realtime_config\.secret_id: "no-such-id" is not an id in /,
+    ],
+  ])('refuses %s with 422 and the line a dispatch gets', async (_name, json, line) => {
+    h = await startHarness({ env });
+    const answer = await post(`${h.url}/v1/sessions/token`, { 'x-api-key': API_KEY }, json);
+    const lines = dispatchRefusal(json);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(line);
+    expectRefused(answer, 422, /./);
+    expect(answer.body.message).toBe(lines[0]);
+  });
+
+  it.each([
+    ['its max_session_duration', '1200', 600, 600],
+    ['at most SESSIONS_MAX_DURATION_S', '900', 3600, 900],
+  ])('gives the session %s', async (_name, serviceMax, asked, expected) => {
+    h = await startHarness({ env: { ...env, SESSIONS_MAX_DURATION_S: serviceMax } });
+    const json = { ...REQUEST, max_session_duration: asked };
+    const { started } = await startSession(h, json);
+    expect(started.body.data.max_session_duration).toBe(expected);
+    const deadline = readSessionDeadline(h.fake.createdRooms[0]!.metadata)!;
+    expect(deadline.maxSessionDurationS).toBe(expected);
+    expect(deadline.endsAt - Date.now()).toBeGreaterThan((expected - 10) * 1000);
+    expect(deadline.endsAt - Date.now()).toBeLessThanOrEqual(expected * 1000);
+    // The agent gets the request as sent; the room's metadata carries the session's end.
+    expect(h.fake.dispatches[0]!.metadata).toBe(JSON.stringify(json));
   });
 });
 

@@ -20,7 +20,7 @@ export interface SessionsConfig {
   sessionTokenTtlMs: number;
   /** SESSIONS_CLIENT_TOKEN_TTL_S: lifetime of the LiveKit token handed to the user. */
   clientTokenTtlMs: number;
-  /** SESSIONS_MAX_DURATION_S: a session's length when its JSON sets none. */
+  /** SESSIONS_MAX_DURATION_S: a session's length when its JSON sets none, and the most it may set. */
   maxDurationMs: number;
   /** SESSIONS_IDLE_TIMEOUT_S: end a session this long after its start or last keep-alive; 0: never. */
   idleTimeoutMs: number;

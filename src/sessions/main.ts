@@ -9,10 +9,16 @@
  */
 import '../load_env.ts';
 import { pino } from 'pino';
+import { parseOptionsOrExit } from '../cli_io.ts';
 import { ConfigError } from '../config/errors.ts';
 import { type Settings, loadSettings } from '../config/settings.ts';
 import { type SessionsConfig, loadSessionsConfig } from './config.ts';
 import { SessionsServer } from './server.ts';
+
+const USAGE =
+  'usage: npm run sessions (no options; settings from .env.local or the environment: SESSION_API_KEYS_FILE, SESSIONS_PORT, LIVEKIT_URL, ...; stop it with Ctrl-C)';
+
+parseOptionsOrExit(process.argv.slice(2), {}, 'sessions', USAGE);
 
 function fail(error: unknown): never {
   if (!(error instanceof ConfigError)) throw error;

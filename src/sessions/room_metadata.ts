@@ -6,8 +6,9 @@
  *   {"session": {"id": "<session_id>", "ends_at": "<ISO 8601>", "max_session_duration": <s>}}
  *
  * The service writes it when it creates the room and rewrites it when a keep-alive moves the end.
- * The agent should end the call itself, with its goodbye, at `ends_at`; the service deletes the
- * room a few seconds later whatever happened. Both sides use this module, so they cannot drift.
+ * The agent ends the call itself at `ends_at` (CallTimeLimit in src/call_deadline.ts, never past
+ * `max_session_duration` from its start); the service deletes the room a few seconds later
+ * whatever happened. Both sides use this module, so they cannot drift.
  */
 
 export interface SessionDeadline {

@@ -227,13 +227,18 @@ export class SessionsServer {
     const body = await this.#body(req, false);
     // Dispatch metadata is exactly the JSON that was validated (compact, same content).
     const metadata = JSON.stringify(body);
+    let settings: Settings;
     try {
-      settingsForDispatch(this.#options.settings, metadata);
+      ({ settings } = settingsForDispatch(this.#options.settings, metadata));
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       throw new ApiError(422, error.problems);
     }
-    const issued = await this.sessions.issue(keyId, metadata);
+    const issued = await this.sessions.issue(
+      keyId,
+      metadata,
+      settings.call.maxSessionDurationSeconds,
+    );
     this.#reply(req, res, 200, success(issued, 'Session token created'));
   }
 

@@ -8,10 +8,11 @@
  * `issued`, so its token can try again; a start that succeeded uses the token up.
  *
  * How long a session runs: it ends at `endsAt`, the earlier of its start + max_session_duration
- * and, when SESSIONS_IDLE_TIMEOUT_S is set, its last keep-alive + that timeout. The room's
- * metadata always holds the current end (room_metadata.ts, the contract with the agent), so the
- * agent can end the call itself at that time; this service deletes the room `endGraceMs` later
- * whatever happened, so a session never outlives its limit by more than that.
+ * (its JSON's, at most SESSIONS_MAX_DURATION_S; that setting when the JSON sets none) and, when
+ * SESSIONS_IDLE_TIMEOUT_S is set, its last keep-alive + that timeout. The room's metadata always
+ * holds the current end (room_metadata.ts, the contract with the agent), so the agent ends the
+ * call itself at that time; this service deletes the room `endGraceMs` later whatever happened,
+ * so a session never outlives its limit by more than that.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -82,7 +83,10 @@ export interface SessionManagerOptions {
   tokens: SessionTokens;
   /** Lifetime of the LiveKit token handed to the user, in ms. */
   clientTokenTtlMs: number;
-  /** A session's length when its JSON sets none, in ms. */
+  /**
+   * The longest a session may run, in ms: its length when its JSON sets no `max_session_duration`,
+   * and the cap on one that does.
+   */
   maxDurationMs: number;
   /** End a session this long after its start or last keep-alive; 0: never. */
   idleTimeoutMs: number;
@@ -142,12 +146,17 @@ export class SessionManager extends EventEmitter {
     this.#log = options.logger;
   }
 
-  /** A session for validated session JSON; returns its id and the token that starts it. */
+  /**
+   * A session for validated session JSON; returns its id and the token that starts it.
+   * `maxSessionDurationS` is the JSON's `max_session_duration`, capped at the service's maximum.
+   */
   async issue(
     keyId: string,
     metadata: string,
+    maxSessionDurationS?: number,
   ): Promise<{ session_id: string; session_token: string }> {
     this.#forgetOld();
+    const { maxDurationMs } = this.#options;
     const id = randomUUID();
     const { token, claims } = await this.#options.tokens.issue(id);
     this.#sessions.set(id, {
@@ -156,7 +165,10 @@ export class SessionManager extends EventEmitter {
       metadata,
       tokenId: claims.tokenId,
       tokenExpiresAt: claims.expiresAt,
-      maxDurationMs: this.#options.maxDurationMs,
+      maxDurationMs:
+        maxSessionDurationS === undefined
+          ? maxDurationMs
+          : Math.min(maxSessionDurationS * 1000, maxDurationMs),
       state: 'issued',
       keepAlives: 0,
     });
