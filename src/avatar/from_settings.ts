@@ -70,6 +70,11 @@ export function checkAvatar(settings: Settings): void {
   }
 }
 
+/** The (enabled) avatar id names a Gemini Live Avatar; a broken one is a ConfigError. */
+export function isGeminiAvatarId(settings: Settings): boolean {
+  return isGeminiAvatar(settings, fieldName('avatarId', settings.origins));
+}
+
 /** The avatar id names a Gemini Live Avatar; a broken one is a ConfigError naming `field`. */
 function isGeminiAvatar(settings: Settings, field: string): boolean {
   try {

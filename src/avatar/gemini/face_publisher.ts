@@ -33,8 +33,9 @@ import type { AudioFrame } from '@livekit/rtc-node';
 import { type AudioTap, AvatarAudioSink, type AvatarAudioSinkOptions } from '../audio_sink.ts';
 import { teeTaps } from '../audio_tap.ts';
 import { type Clock, type ClockTimer, REAL_CLOCK, type VirtualClock } from '../clock.ts';
-import type { RoomLike } from '../publisher.ts';
+import type { PublishedFrame, RoomLike } from '../publisher.ts';
 import { VirtualAudioSource } from '../virtual_audio_source.ts';
+import { CLOSED_MOUTH } from '../visemes.ts';
 import type { MediaTrack } from './fmp4_demuxer.ts';
 import { H264Decoder, type Picture } from './h264_decoder.ts';
 import { type GeminiAvatarMedia, type VideoSampleEvent, mediaTagOf } from './media_output.ts';
@@ -68,6 +69,13 @@ export interface GeminiFaceFrame {
   /** A copy of the held picture, republished to keep the frame rate. */
   repeat: boolean;
 }
+
+/** A picture as the publisher's recorder takes frames (Gemini draws the mouth: none is known). */
+export function asPublishedFrame(frame: GeminiFaceFrame): PublishedFrame {
+  const { frame: index, tMs, audioMs, i420, width, height } = frame;
+  return { frame: index, tMs, audioMs, mouth: CLOSED_MOUTH, rgba: NO_RGBA, i420, width, height };
+}
+const NO_RGBA = new Uint8Array(0);
 
 export interface GeminiFaceStats {
   /** Pictures decoded and shown (repeats not counted). */
@@ -386,9 +394,10 @@ export class GeminiFace {
     }
   }
 
+  /** Back to the resting face (a picture already shown, so a repeat). */
   #showResting(): void {
     const picture = this.#rest ?? this.#current;
-    if (picture) this.#publish(picture, true, false, undefined, this.#sink!.playedSamples);
+    if (picture) this.#publish(picture, true, true, undefined, this.#sink!.playedSamples);
   }
 
   #repeat(played: number): void {
