@@ -362,8 +362,8 @@ const avatarOutput: SetupRule = ({ setup, id, family, endpoint }) => {
       ? `Response modality VIDEO is not supported for models/${id}.`
       : `Avatar config is not supported for models/${id}.`;
   }
-  if (modalities.length !== 1) return 'Only one response modality is supported.';
   if (!video) return 'Avatar config requires response modality VIDEO.';
+  if (modalities.length !== 1) return 'Only one response modality is supported.';
   if (avatar === null || typeof avatar !== 'object') {
     return 'Response modality VIDEO requires an avatar config.';
   }

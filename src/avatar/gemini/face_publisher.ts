@@ -188,7 +188,6 @@ export class GeminiFace {
   readonly #frameMs = 1000 / GEMINI_FACE_FPS;
   readonly #timeline = new MediaTimeline(GEMINI_FACE_SAMPLE_RATE);
   readonly #streams = new Map<number, StreamVideo>();
-  readonly #logger = log();
   #audioSource?: AudioSource | VirtualAudioSource;
   #videoSource?: VideoSource;
   #sink?: GeminiFaceSink;
@@ -265,7 +264,7 @@ export class GeminiFace {
       if (state !== ConnectionState.CONN_CONNECTED) return;
       this.#unlisten?.();
       this.#publishAudio(room).catch((error: unknown) =>
-        this.#logger.error({ error }, 'failed to publish the Gemini avatar tracks'),
+        log().error({ error }, 'failed to publish the Gemini avatar tracks'),
       );
     };
     room.on(RoomEvent.ConnectionStateChanged, onState);
@@ -308,7 +307,7 @@ export class GeminiFace {
       waitMs = this.#present();
     } catch (error) {
       // One bad picture must not stop the face: log once, hold what is on screen.
-      if (!this.#tickFailed) this.#logger.warn({ error }, 'Gemini avatar: a picture failed');
+      if (!this.#tickFailed) log().warn({ error }, 'Gemini avatar: a picture failed');
       this.#tickFailed = true;
     }
     this.#timer = this.#clock.setTimeout(this.#tick, Math.max(1, waitMs));
@@ -503,9 +502,9 @@ export class GeminiFace {
     const video = LocalVideoTrack.createVideoTrack('avatar_video', this.#videoSource);
     participant
       .publishTrack(video, new TrackPublishOptions({ source: TrackSource.SOURCE_CAMERA }))
-      .then(() => this.#logger.info({ source: 'gemini' }, 'avatar published'))
+      .then(() => log().info({ source: 'gemini' }, 'avatar published'))
       .catch((error: unknown) =>
-        this.#logger.error({ error }, 'failed to publish the Gemini avatar video'),
+        log().error({ error }, 'failed to publish the Gemini avatar video'),
       );
   }
 }

@@ -67,7 +67,6 @@ export class GeminiAvatarMedia implements AvatarOutput {
   };
   readonly #options: GeminiAvatarMediaOptions;
   readonly #listeners = new Set<(event: VideoSampleEvent) => void>();
-  readonly #logger = log();
   #warned = false;
 
   constructor(options: GeminiAvatarMediaOptions) {
@@ -96,11 +95,11 @@ export class GeminiAvatarMedia implements AvatarOutput {
   fault(stream: number, problem: string): void {
     this.stats.faults += 1;
     if (this.#warned) {
-      this.#logger.debug({ stream, problem }, 'Gemini avatar stream fault');
+      log().debug({ stream, problem }, 'Gemini avatar stream fault');
       return;
     }
     this.#warned = true;
-    this.#logger.warn(
+    log().warn(
       { stream, problem },
       'the Gemini avatar stream had a fault; skipped it (the speech goes on, the face holds its last good picture)',
     );
