@@ -6,6 +6,9 @@
  *   with --long).
  * - video: JPEG encode cost per 1280x720 camera frame, and the forwarding latency with video input
  *   on versus off (not in the default run: `--suite video`).
+ * - gemini-avatar: Gemini's face (Live Avatar): decode + publish cost per 704x1280 picture, memory,
+ *   first bytes to first picture, A/V offset and drift (2 minutes, 10 with --long; not in the
+ *   default run: `--suite gemini-avatar`).
  * - cold starts (with gemini, `--cold N`): N fresh processes each making one start without, and N
  *   with, the worker's prewarm (job processes are one-shot: every call is a cold start).
  * Prints numbers and targets; asserts nothing. Exit 0 when done, 1 (one line) when a run failed.
@@ -33,13 +36,18 @@ import {
 } from './startup.ts';
 import { type Summary, ms, summarize } from './stats.ts';
 import { type VideoReport, runVideoBench, videoLines } from './video.ts';
+import {
+  type GeminiAvatarReport,
+  geminiAvatarLines,
+  runGeminiAvatarBench,
+} from './gemini_avatar.ts';
 
 export const TARGETS = { forwardingP99Ms: 5, startOverheadMs: 50 } as const;
 
 const USAGE =
-  'usage: npm run bench -- [--suite gemini,avatar,video] [--long] [--replies N] [--starts N] [--cold N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--json]';
+  'usage: npm run bench -- [--suite gemini,avatar,video,gemini-avatar] [--long] [--replies N] [--starts N] [--cold N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--json]';
 
-const SUITES = ['gemini', 'avatar', 'video'] as const;
+const SUITES = ['gemini', 'avatar', 'video', 'gemini-avatar'] as const;
 type Suite = (typeof SUITES)[number];
 /** What runs without --suite. */
 const DEFAULT_SUITES: readonly Suite[] = ['gemini', 'avatar'];
@@ -186,6 +194,7 @@ function printTable(
   cold: ColdReport[],
   avatar: AvatarReport | undefined,
   video?: VideoReport,
+  geminiAvatar?: GeminiAvatarReport,
 ): void {
   const m = machine();
   const lines = [
@@ -232,6 +241,7 @@ function printTable(
   }
   if (avatar) lines.push(...avatarLines(avatar));
   if (video) lines.push(...videoLines(video));
+  if (geminiAvatar) lines.push(...geminiAvatarLines(geminiAvatar));
   process.stdout.write(lines.join('\n') + '\n');
 }
 
@@ -287,6 +297,10 @@ async function main(): Promise<void> {
       })
     : undefined;
 
+  const geminiAvatar = args.suites.includes('gemini-avatar')
+    ? await runGeminiAvatarBench(args.long)
+    : undefined;
+
   if (args.json) {
     const json = {
       machine: machine(),
@@ -297,13 +311,14 @@ async function main(): Promise<void> {
       cold,
       avatar,
       video,
+      geminiAvatar,
     };
     // Microsecond resolution is all the clocks give.
     const round = (_key: string, v: unknown) =>
       typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
     process.stdout.write(JSON.stringify(json, round, 2) + '\n');
   } else {
-    printTable(args, forwarding, startup, cold, avatar, video);
+    printTable(args, forwarding, startup, cold, avatar, video, geminiAvatar);
   }
 }
 

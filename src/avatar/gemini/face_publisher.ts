@@ -186,7 +186,13 @@ export class GeminiFace {
   readonly #options: GeminiFaceOptions;
   readonly #clock: Clock;
   readonly #frameMs = 1000 / GEMINI_FACE_FPS;
-  readonly #timeline = new MediaTimeline(GEMINI_FACE_SAMPLE_RATE);
+  /** Tagged audio arriving while the face rests wakes it at once (not at its next tick). */
+  readonly #timeline = new MediaTimeline(GEMINI_FACE_SAMPLE_RATE, () => {
+    if (!this.#speaking && this.#timer && !this.#closed) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = this.#clock.setTimeout(this.#tick, 0);
+    }
+  });
   readonly #streams = new Map<number, StreamVideo>();
   #audioSource?: AudioSource | VirtualAudioSource;
   #videoSource?: VideoSource;
@@ -329,7 +335,9 @@ export class GeminiFace {
           this.#speaking = true;
         }
         const next = video.queue[0];
-        if (next) waitMs = Math.min(this.#frameMs, (next.sample.pts - at.pts) * 1000);
+        // Wait in audio time: the audio may jump ahead in presentation time (a new fragment).
+        const due = next && this.#timeline.positionOf(at.stream, next.sample.pts, played);
+        if (due !== undefined) waitMs = this.#msUntil(due, played);
       }
     } else {
       if (this.#speaking) {
@@ -337,10 +345,17 @@ export class GeminiFace {
         this.#showResting();
       }
       this.#decodeBacklog();
+      const starts = this.#timeline.nextStart(played);
+      if (starts !== undefined) waitMs = this.#msUntil(starts, played);
     }
     const now = this.#clock.now();
     if (now - this.#lastPublishAt >= this.#frameMs - 1) this.#repeat(played);
     return Math.max(1, waitMs);
+  }
+
+  /** Ms until the audio reaches timeline position `pos` (at most a frame: timers drift). */
+  #msUntil(pos: number, played: number): number {
+    return Math.min(this.#frameMs, ((pos - played) * 1000) / GEMINI_FACE_SAMPLE_RATE);
   }
 
   /** Decode every sample due by `due`; the picture of the last, if it is to be shown. */

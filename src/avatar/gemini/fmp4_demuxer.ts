@@ -81,6 +81,8 @@ export class Fmp4Demuxer {
   #tracks: MediaTrack[] = [];
   /** A moof waiting for its mdat. */
   #moof?: Uint8Array;
+  /** Junk skipped since the last good box. */
+  #skipped = 0;
 
   /** The tracks of the current init segment (empty before one arrived). */
   get tracks(): readonly MediaTrack[] {
@@ -118,12 +120,18 @@ export class Fmp4Demuxer {
     return dropped;
   }
 
+  /** Skip to the next plausible box; one problem per run of junk, once it is over. */
   #resync(result: DemuxResult): void {
     const at = findResync(this.#pending);
+    // Without a box in sight, keep the last bytes: they may start the next header.
     const skipped = at < 0 ? Math.max(0, this.#pending.length - 7) : at;
-    result.problems.push(`skipped ${skipped} bytes that are not MP4 boxes`);
+    this.#skipped += skipped;
     this.#pending = this.#pending.subarray(skipped);
     this.#moof = undefined;
+    if (at >= 0 || this.#skipped > MAX_BOX_BYTES) {
+      result.problems.push(`skipped ${this.#skipped} bytes that are not MP4 boxes`);
+      this.#skipped = 0;
+    }
   }
 
   #onBox(type: string, box: Uint8Array, result: DemuxResult): void {

@@ -44,9 +44,12 @@ export class MediaTimeline implements AudioTap {
   readonly #quiet: number;
   #end = 0;
   #tag?: { tag: MediaTag; count: number };
+  readonly #onAnchor: () => void;
 
-  constructor(rate: number) {
+  /** `onAnchor`: tagged audio was pushed (a resting face wakes up for it). */
+  constructor(rate: number, onAnchor: () => void = () => {}) {
     this.rate = rate;
+    this.#onAnchor = onAnchor;
     this.#blockSamples = (rate * LEVEL_BLOCK_MS) / 1000;
     this.#quiet = (32768 * 10 ** (QUIET_DBFS / 20)) ** 2;
   }
@@ -59,11 +62,10 @@ export class MediaTimeline implements AudioTap {
   push(samples: Int16Array): void {
     const pending = this.#tag;
     this.#tag = undefined;
-    if (pending) {
-      this.#anchors.push({ pos: this.#end, count: pending.count, ...pending.tag });
-    }
     this.#addLevels(samples);
+    if (pending) this.#anchors.push({ pos: this.#end, count: pending.count, ...pending.tag });
     this.#end += samples.length;
+    if (pending) this.#onAnchor();
   }
 
   truncate(positionMs: number): void {
@@ -89,13 +91,24 @@ export class MediaTimeline implements AudioTap {
     return undefined;
   }
 
-  /** The last anchored presentation time pushed for `stream` (how far its audio reaches). */
-  lastPts(stream: number): number | undefined {
-    for (let i = this.#anchors.length - 1; i >= 0; i--) {
-      const anchor = this.#anchors[i]!;
-      if (anchor.stream === stream) return anchor.pts + anchor.count / this.rate;
+  /**
+   * The timeline position at which the audio after `pos` reaches presentation time `pts` of
+   * `stream` (the start of the first anchor past a gap in the stream's times), or undefined when
+   * no audio pushed reaches it yet.
+   */
+  positionOf(stream: number, pts: number, pos: number): number | undefined {
+    for (const anchor of this.#anchors) {
+      if (anchor.stream !== stream || anchor.pos + anchor.count <= pos) continue;
+      const end = anchor.pts + anchor.count / this.rate;
+      if (pts < anchor.pts) return anchor.pos;
+      if (pts < end) return anchor.pos + Math.ceil((pts - anchor.pts) * this.rate);
     }
     return undefined;
+  }
+
+  /** Where the next tagged audio after `pos` starts, or undefined when none was pushed yet. */
+  nextStart(pos: number): number | undefined {
+    return this.#anchors.find((anchor) => anchor.pos > pos)?.pos;
   }
 
   /** The audio within `windowMs` either side of `pos` is silence. */
