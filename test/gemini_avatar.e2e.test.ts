@@ -69,22 +69,8 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The frame index a picture's barcode shows. */
-function barcode(frame: Pick<GeminiFaceFrame, 'i420' | 'width'>): number {
-  const { bits, y, height } = clip.info.barcode;
-  const block = frame.width / bits;
-  const row = (y + height / 2) * frame.width;
-  let value = 0;
-  for (let bit = 0; bit < bits; bit++) {
-    value = value * 2 + (frame.i420[row + Math.round(bit * block + block / 2)]! > 128 ? 1 : 0);
-  }
-  return value;
-}
-
 const restFrames = new Set(
-  Array.from({ length: clip.info.frames }, (_, i) => i).filter(
-    (i) => !clip.info.syllables.some((s) => i >= s.startFrame && i < s.endFrame),
-  ),
+  Array.from({ length: clip.info.frames }, (_, i) => i).filter((i) => clip.isRest(i)),
 );
 
 interface Shown {
@@ -126,7 +112,7 @@ class Watched {
       },
       onFrame: (f) =>
         this.shown.push({
-          code: barcode(f),
+          code: clip.frameIndex(f.i420, f.width),
           played: Math.round((f.audioMs * RATE) / 1000),
           at: performance.now(),
           stream: f.stream,

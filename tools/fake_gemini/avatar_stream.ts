@@ -157,6 +157,23 @@ export class AvatarClip {
     return { bytes, durationSec: source.durationSec };
   }
 
+  /** The clip frame a decoded or recorded I420 picture shows, from its barcode. */
+  frameIndex(i420: Uint8Array, width: number): number {
+    const { bits, y, height } = this.info.barcode;
+    const block = width / bits;
+    const row = (y + height / 2) * width;
+    let value = 0;
+    for (let bit = 0; bit < bits; bit++) {
+      value = value * 2 + (i420[row + Math.round(bit * block + block / 2)]! > 128 ? 1 : 0);
+    }
+    return value;
+  }
+
+  /** Whether clip frame `index` shows a resting face (no syllable on it: the mouth is closed). */
+  isRest(index: number): boolean {
+    return !this.info.syllables.some((s) => index >= s.startFrame && index < s.endFrame);
+  }
+
   /** How many fragments make a reply of at least `ms` (at least one). */
   fragmentsFor(ms: number): number {
     let sec = 0;
