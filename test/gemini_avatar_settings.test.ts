@@ -6,10 +6,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Modality } from '@google/genai';
-import { llm } from '@livekit/agents';
+import { llm, voice } from '@livekit/agents';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkAvatar } from '../src/avatar/from_settings.ts';
+import { callAvatarFor, checkAvatar } from '../src/avatar/from_settings.ts';
+import { GeminiFaceAvatar } from '../src/avatar/gemini/call_avatar.ts';
 import { ConfigError } from '../src/config/errors.ts';
 import { type Env, loadSettings } from '../src/config/settings.ts';
 import { settingsForDispatch } from '../src/dispatch_settings.ts';
@@ -173,5 +174,24 @@ describe('refused before connecting, with one line', () => {
     expect(check('neither')).toMatch(
       /neither\/manifest\.json: \(top level\): give exactly one of avatar_name \(a prebuilt avatar\) or portrait \(an image file\)$/,
     );
+  });
+});
+
+describe("our own face stands in when Gemini's cannot run", () => {
+  it('the call gets a Gemini face source, which starts our face when the decoder is missing', async () => {
+    const s = settings({ ...VERTEX, AVATAR_ID: 'gemini-kira' });
+    expect(callAvatarFor(s, { roomName: 'r', agentIdentity: 'a' })).toBeInstanceOf(
+      GeminiFaceAvatar,
+    );
+    const started: string[] = [];
+    const ours = {
+      start: async () => void started.push('our face'),
+      close: async () => void started.push('closed'),
+    };
+    const avatar = new GeminiFaceAvatar(() => ours, 'the H.264 + AAC decoder did not load');
+    await avatar.start(new voice.AgentSession({}));
+    await avatar.close();
+    expect(started).toEqual(['our face', 'closed']);
+    expect(avatar.face).toBeUndefined();
   });
 });
