@@ -4,7 +4,7 @@
  * samples, 43 ms at 24 kHz) decodes in a few microseconds, and a result in the same tick keeps the
  * audio in order with the rest of the Gemini message it came in.
  */
-import type { Av } from './av.ts';
+import { type Av, checkAv as check } from './av.ts';
 import type { MediaSample, MediaTrack } from './fmp4_demuxer.ts';
 
 type CodecContext = InstanceType<Av['lib']['CodecContext']>;
@@ -103,8 +103,4 @@ export class AacDecoder {
     check(count, 'resampling AAC audio');
     return new Int16Array(output.buffer, output.byteOffset, count);
   }
-}
-
-function check(code: number, what: string): void {
-  if (code < 0) throw new Error(`${what} failed (FFmpeg error ${code})`);
 }

@@ -45,3 +45,8 @@ export function decoderUnavailable(): string | undefined {
     ? `the H.264 + AAC decoder (node-av) did not load: ${av.message}`
     : undefined;
 }
+
+/** FFmpeg returns negative error codes: one line saying what failed. */
+export function checkAv(code: number, what: string): void {
+  if (code < 0) throw new Error(`${what} failed (FFmpeg error ${code})`);
+}

@@ -8,7 +8,7 @@
  * picture that is wrong: they are decoded (they are references too) but not shown until the next
  * keyframe, so a broken fragment never puts a smeared face on screen.
  */
-import type { Av } from './av.ts';
+import { type Av, checkAv as check } from './av.ts';
 import type { MediaSample, MediaTrack } from './fmp4_demuxer.ts';
 
 type CodecContext = InstanceType<Av['lib']['CodecContext']>;
@@ -110,8 +110,4 @@ export class H264Decoder {
     }
     return { width, height, i420: out, pts: Number(frame.pts) / 1e6 };
   }
-}
-
-function check(code: number, what: string): void {
-  if (code < 0) throw new Error(`${what} failed (FFmpeg error ${code})`);
 }
