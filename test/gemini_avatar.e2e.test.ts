@@ -16,7 +16,7 @@ import path from 'node:path';
 import { voice } from '@livekit/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { avatarMediaOf } from '../src/avatar/gemini/call_avatar.ts';
-import { type GeminiFaceFrame, GeminiFace } from '../src/avatar/gemini/face_publisher.ts';
+import { GeminiFace } from '../src/avatar/gemini/face_publisher.ts';
 import { MIC_RATE } from '../src/console/offline_call.ts';
 import type { CallSession } from '../src/session.ts';
 import { type AvatarClip, avatarClip } from '../tools/fake_gemini/avatar_stream.ts';
