@@ -28,10 +28,12 @@ FROM base AS build
 WORKDIR /app
 
 # Dependency files first, so this layer is reused across code-only changes. onnxruntime-node's
-# postinstall would download optional GPU binaries (the CPU ones it needs ship in the package):
-# package.json's allowScripts denies it on npm >= 11.19, and the env var skips it on older npm.
+# postinstall would download optional GPU binaries (the CPU ones it needs ship in the package),
+# and node-av's an ffmpeg command-line binary (its decoders, which the Gemini avatar uses, ship
+# in the package): package.json's allowScripts denies both on npm >= 11.19, the env vars skip
+# them on older npm.
 COPY package.json package-lock.json ./
-ENV ONNXRUNTIME_NODE_INSTALL=skip
+ENV ONNXRUNTIME_NODE_INSTALL=skip SKIP_FFMPEG=true
 # Runtime dependencies only: tsx (which runs the TypeScript sources) is one of them.
 RUN npm ci --omit=dev --no-audit --no-fund
 

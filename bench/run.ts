@@ -6,6 +6,9 @@
  *   with --long).
  * - video: JPEG encode cost per 1280x720 camera frame, and the forwarding latency with video input
  *   on versus off (not in the default run: `--suite video`).
+ * - gemini-avatar: Gemini's face (Live Avatar): decode + publish cost per 704x1280 picture, memory,
+ *   first bytes to first picture, A/V offset and drift (2 minutes, 10 with --long; not in the
+ *   default run: `--suite gemini-avatar`).
  * - cold starts (with gemini, `--cold N`): N fresh processes each making one start without, and N
  *   with, the worker's prewarm (job processes are one-shot: every call is a cold start).
  * - capacity: N concurrent calls, each in its own job process, avatar and video input on, ramping
@@ -38,13 +41,18 @@ import {
 import { type Summary, ms, summarize } from './stats.ts';
 import { type VideoReport, runVideoBench, videoLines } from './video.ts';
 import { type CapacityReport, capacityLines, runCapacityBench } from './capacity/capacity.ts';
+import {
+  type GeminiAvatarReport,
+  geminiAvatarLines,
+  runGeminiAvatarBench,
+} from './gemini_avatar.ts';
 
 export const TARGETS = { forwardingP99Ms: 5, startOverheadMs: 50 } as const;
 
 const USAGE =
-  'usage: npm run bench -- [--suite gemini,avatar,video,capacity] [--long] [--replies N] [--starts N] [--cold N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.1,2.5] [--calls 1,4,8] [--seconds S] [--keep-going] [--json]';
+  'usage: npm run bench -- [--suite gemini,avatar,video,gemini-avatar,capacity] [--long] [--replies N] [--starts N] [--cold N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.8,3.1,2.5] [--calls 1,4,8] [--seconds S] [--keep-going] [--json]';
 
-const SUITES = ['gemini', 'avatar', 'video', 'capacity'] as const;
+const SUITES = ['gemini', 'avatar', 'video', 'gemini-avatar', 'capacity'] as const;
 type Suite = (typeof SUITES)[number];
 /** What runs without --suite. */
 const DEFAULT_SUITES: readonly Suite[] = ['gemini', 'avatar'];
@@ -201,6 +209,7 @@ function printTable(
   cold: ColdReport[],
   avatar: AvatarReport | undefined,
   video?: VideoReport,
+  geminiAvatar?: GeminiAvatarReport,
   capacity?: CapacityReport,
 ): void {
   const m = machine();
@@ -248,6 +257,7 @@ function printTable(
   }
   if (avatar) lines.push(...avatarLines(avatar));
   if (video) lines.push(...videoLines(video));
+  if (geminiAvatar) lines.push(...geminiAvatarLines(geminiAvatar));
   if (capacity) lines.push(...capacityLines(capacity));
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -304,6 +314,10 @@ async function main(): Promise<void> {
       })
     : undefined;
 
+  const geminiAvatar = args.suites.includes('gemini-avatar')
+    ? await runGeminiAvatarBench(args.long)
+    : undefined;
+
   const capacity = args.suites.includes('capacity')
     ? await runCapacityBench({
         ramp: args.calls,
@@ -324,6 +338,7 @@ async function main(): Promise<void> {
       cold,
       avatar,
       video,
+      geminiAvatar,
       capacity,
     };
     // Microsecond resolution is all the clocks give.
@@ -331,7 +346,7 @@ async function main(): Promise<void> {
       typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
     process.stdout.write(JSON.stringify(json, round, 2) + '\n');
   } else {
-    printTable(args, forwarding, startup, cold, avatar, video, capacity);
+    printTable(args, forwarding, startup, cold, avatar, video, geminiAvatar, capacity);
   }
 }
 

@@ -13,7 +13,8 @@
  * With --video, the speaker is the avatar publisher's sink (no room): the same sink, AudioSource
  * pacing and lip sync as in a room. The avatar's frames go to the .y4m file, and --output then holds
  * the audio as a room would have heard it: one continuous timeline, silence included, starting
- * with the first video frame, so the two files play in sync (mux them with ffmpeg).
+ * with the first video frame, so the two files play in sync (mux them with ffmpeg). With a Gemini
+ * Live Avatar (and no --avatar) the pictures are Gemini's, decoded from its stream (704x1280).
  *
  * With a LiveAvatar avatar (`--metadata` with a LiveAvatar `avatar_id`, LIVEAVATAR_API_KEY and
  * LIVEAVATAR_API_URL set), the agent's audio goes to LiveAvatar's LITE WebSocket exactly as in a
@@ -37,7 +38,15 @@ import path from 'node:path';
 import { initializeLogger, voice } from '@livekit/agents';
 import { AvRecorder } from './avatar/av_recorder.ts';
 import { AvatarError, resolveAvatar } from './avatar/avatar_source.ts';
-import { checkAvatar, isLiveAvatarId, liveAvatarFor } from './avatar/from_settings.ts';
+import {
+  checkAvatar,
+  isGeminiAvatarId,
+  isLiveAvatarId,
+  liveAvatarFor,
+} from './avatar/from_settings.ts';
+import { avatarMediaOf } from './avatar/gemini/call_avatar.ts';
+import { GEMINI_FACE_FPS, GeminiFace, asPublishedFrame } from './avatar/gemini/face_publisher.ts';
+import type { GeminiAvatarMedia } from './avatar/gemini/media_output.ts';
 import type { LiveAvatarAvatar } from './avatar/liveavatar/avatar.ts';
 import { AvatarPublisher } from './avatar/publisher.ts';
 import { VirtualSpeaker } from './audio/virtual_speaker.ts';
@@ -201,6 +210,32 @@ async function startVideo(
   }
 }
 
+/** Gemini's own face, recorded: its pictures as Gemini streams them, 704x1280. */
+async function startGeminiVideo(
+  file: string,
+  output: string | undefined,
+  media: GeminiAvatarMedia,
+): Promise<VideoRecording> {
+  const video = new Y4mWriter(file, { width: 704, height: 1280, fps: GEMINI_FACE_FPS });
+  const audio = output ? new WavWriter(output, SPEAKER_RATE, 1) : undefined;
+  const recorder = new AvRecorder({
+    fps: GEMINI_FACE_FPS,
+    video,
+    sampleRate: SPEAKER_RATE,
+    ...(audio ? { audio } : {}),
+  });
+  const face = new GeminiFace({
+    media,
+    audioTap: recorder.tap,
+    onFrame: (frame) => recorder.onFrame(asPublishedFrame(frame)),
+  });
+  const close = async () => {
+    await face.close();
+    await recorder.close();
+  };
+  return { speaker: await face.prepare(), close };
+}
+
 /**
  * A LiveAvatar avatar with no room: `livekit_config` names the room the call would use, the
  * audio sent goes to --output too, and a LiveAvatar failure falls back to a real-time speaker.
@@ -266,7 +301,11 @@ export async function runConsole(
       );
     }
   }
-  const avatar = args.video ? chooseAvatar(args, settings) : undefined;
+  // Gemini renders the face: the model's setup asks for it (checked here, before connecting).
+  const geminiAvatar = settings.avatar.enabled && isGeminiAvatarId(settings);
+  if (geminiAvatar) checkAvatar(settings);
+  const geminiVideo = geminiAvatar && args.video !== undefined && args.avatar === undefined;
+  const avatar = args.video && !geminiVideo ? chooseAvatar(args, settings) : undefined;
   const camera = args.camera ? openCamera(args.camera) : undefined;
 
   // With --video the recorder writes --output (the whole timeline); else the speaker's audio.
@@ -278,8 +317,17 @@ export async function runConsole(
     echoFree: true,
     outputCanPause: false,
   });
-  const video =
-    args.video && avatar ? await startVideo(args.video, args.output, avatar, settings) : undefined;
+  const media = geminiVideo ? avatarMediaOf(call.session) : undefined;
+  if (geminiVideo && !media) {
+    process.stderr.write(
+      'console: the Gemini avatar is unavailable here; recording our own face\n',
+    );
+  }
+  const video = !args.video
+    ? undefined
+    : media
+      ? await startGeminiVideo(args.video, args.output, media)
+      : await startVideo(args.video, args.output, avatar ?? 'default', settings);
   const lite = liveAvatar ? consoleLiveAvatar(settings, writer) : undefined;
   const offline = await OfflineCall.start(
     call,

@@ -5,7 +5,8 @@
  *
  * Steps, each timed and each allowed to fail on its own (a warning, never a dead process):
  * - `vad`: Silero VAD for `TURN_DETECTION=livekit`, handed to the job in `proc.userData.vad`;
- * - `avatar`: the avatar atlas, rendered once (about 0.1 s);
+ * - `avatar`: the avatar atlas, rendered once (about 0.1 s), and for a Gemini avatar its decoders
+ *   (node-av, about 0.25 s to load);
  * - `gemini`: one throwaway call, built by the job's own code (createCallSession, AgentSession,
  *   the guarded Gemini plugin, @google/genai over a real WebSocket), greeting a Gemini Live
  *   stand-in on 127.0.0.1 (src/prewarm_stub.ts) and closed again. It pays the first-start costs a
@@ -16,7 +17,8 @@
  */
 import { type JobProcess, type VAD, log, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
-import { isLiveAvatarId } from './avatar/from_settings.ts';
+import { isGeminiAvatarId, isLiveAvatarId } from './avatar/from_settings.ts';
+import { loadAv } from './avatar/gemini/av.ts';
 import { preloadAvatar } from './avatar/publisher.ts';
 import { type Env, type Settings, loadSettings } from './config/settings.ts';
 import { DEFAULT_MODEL } from './config/models.ts';
@@ -65,8 +67,11 @@ const avatarStep: PrewarmStep = {
   async run(settings) {
     if (!settings.avatar.enabled) return;
     const { width, height, dir } = settings.avatar;
-    // A LiveAvatar avatar renders elsewhere; our default face is its stand-in if it fails.
-    const avatar = isLiveAvatarId(settings) ? 'default' : settings.call.avatarId;
+    // Gemini's face needs its decoders; a call whose decoder fails to load uses our face.
+    const gemini = isGeminiAvatarId(settings);
+    if (gemini) loadAv();
+    // LiveAvatar and Gemini render elsewhere; our default face is their stand-in if they fail.
+    const avatar = isLiveAvatarId(settings) || gemini ? 'default' : settings.call.avatarId;
     await preloadAvatar({ avatar, avatarsDir: dir, width, height });
   },
 };

@@ -8,6 +8,8 @@ export interface TokenCounts {
   audio: number;
   text: number;
   image: number;
+  /** Output only: avatar video when Gemini renders the face. */
+  video?: number;
 }
 
 export interface UsageSummary {
@@ -59,6 +61,9 @@ export class CallUsage {
     this.#output.audio += output.audioTokens;
     this.#output.text += output.textTokens;
     this.#output.image += output.imageTokens;
+    // Our Gemini session adds avatar video (not a field of the framework's type).
+    const video = (output as { videoTokens?: number }).videoTokens ?? 0;
+    if (video > 0) this.#output.video = (this.#output.video ?? 0) + video;
     this.#total += m.totalTokens;
   }
 

@@ -13,7 +13,7 @@ import {
   silencePcm16,
   tonePcm16,
 } from '../tools/fake_gemini/server.ts';
-import type { FakeGeminiOptions, FakeTurn } from '../tools/fake_gemini/server.ts';
+import type { FakeGeminiOptions, FakeTurn, Json } from '../tools/fake_gemini/server.ts';
 import { GeminiLiveClient, type SocketWatch } from '../src/gemini/live_transport.ts';
 import { unscriptedCloses } from '../tools/fake_gemini/closes.ts';
 
@@ -719,5 +719,77 @@ describe('FakeGeminiServer via @livekit/agents-plugin-google', () => {
     });
     await session.close();
     await model.close();
+  });
+});
+
+describe('FakeGeminiServer: Live Avatar (VIDEO) on gemini-3.8-live, Vertex AI only', () => {
+  const VIDEO = { generationConfig: { responseModalities: ['VIDEO'] } };
+
+  it('streams fMP4 from the clip for a VIDEO setup with an avatar, in slices that ignore boxes', async () => {
+    await startFake({ videoChunkBytes: 5000 });
+    const { ws, received, closed } = await rawVertex(
+      M38,
+      { ...VIDEO, avatarConfig: { avatarName: 'Ben' } },
+      [{ realtimeInput: { text: 'Hello' } }],
+    );
+    await fake.waitFor(
+      () => received.some((m) => (m.serverContent as Json)?.turnComplete),
+      5000,
+      'the reply',
+    );
+    const parts = received.flatMap(
+      (m) => ((m.serverContent as Json)?.modelTurn?.parts ?? []) as Json[],
+    );
+    expect(parts.length).toBeGreaterThan(1);
+    expect(parts.every((p) => p.inlineData.mimeType === 'video/mp4')).toBe(true);
+    const first = Buffer.from(parts[0].inlineData.data, 'base64');
+    expect(first.toString('latin1', 4, 8)).toBe('ftyp');
+    expect(first.length).toBe(5000);
+    const usage = received.find((m) => m.usageMetadata)?.usageMetadata as Json;
+    expect(usage.candidatesTokensDetails.map((d: Json) => d.modality)).toEqual(['AUDIO', 'VIDEO']);
+    ws.close();
+    await closed;
+  });
+
+  it('refuses VIDEO without an avatar, an unknown name, a wrong portrait, and other rows (1007)', async () => {
+    await startFake();
+    const portrait = (width: number, height: number) => {
+      const png = Buffer.alloc(24);
+      Buffer.from('89504e470d0a1a0a', 'hex').copy(png);
+      png.writeUInt32BE(width, 16);
+      png.writeUInt32BE(height, 20);
+      return { imageMimeType: 'image/png', imageData: png.toString('base64') };
+    };
+    for (const [setup, reason] of [
+      [VIDEO, 'Response modality VIDEO requires an avatar config.'],
+      [{ ...VIDEO, avatarConfig: { avatarName: 'Bob' } }, 'Unsupported avatar name: Bob'],
+      [
+        { ...VIDEO, avatarConfig: { customizedAvatar: portrait(800, 800) } },
+        'Avatar image must be a 9:16 portrait of at least 704x1280 (got 800x800).',
+      ],
+      [{ avatarConfig: { avatarName: 'Ben' } }, 'Avatar config requires response modality VIDEO.'],
+    ] as const) {
+      const { closed } = await rawVertex(M38, setup);
+      expect(await closed).toEqual({ code: 1007, reason });
+    }
+    const custom = await rawVertex(M38, {
+      ...VIDEO,
+      avatarConfig: { customizedAvatar: portrait(720, 1280) },
+    });
+    expect(custom.received.some((m) => 'setupComplete' in m)).toBe(true);
+    custom.ws.close();
+    const vertex25 = await rawVertex(VERTEX_25, { ...VIDEO, avatarConfig: { avatarName: 'Ben' } });
+    expect((await vertex25.closed).reason).toBe(
+      `Response modality VIDEO is not supported for models/${VERTEX_25}.`,
+    );
+    // The Gemini API's 3.8 renders no avatar.
+    const gemini = await expectClose(M38, {
+      responseModalities: ['VIDEO'] as never,
+      avatarConfig: { avatarName: 'Ben' },
+    });
+    expect(gemini).toMatchObject({
+      code: 1007,
+      reason: `Response modality VIDEO is not supported for models/${M38}.`,
+    });
   });
 });

@@ -167,7 +167,8 @@ export class AvRecorder {
       this.#appendAudio(played, this.#samplesAt(slot - this.#firstSlot));
     }
     this.#timeline.release(this.#written);
-    const i420 = this.#video.toI420(frame.rgba);
+    // Kept by reference until written: a picture's buffer is reused, so copy it.
+    const i420 = frame.i420 ? frame.i420.slice() : this.#video.toI420(frame.rgba);
     this.#video.writeFrame(i420);
     this.#lastSlot = slot;
     this.#lastI420 = i420;

@@ -59,7 +59,7 @@ function isDirectory(file: string): boolean {
 }
 
 /** Paths in messages: relative to the working directory when below it, else absolute. */
-function shown(file: string): string {
+export function shown(file: string): string {
   const relative = path.relative(process.cwd(), file);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }

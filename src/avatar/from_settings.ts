@@ -1,14 +1,18 @@
 /**
- * Settings -> the avatar source for one call: our own face (the in-process publisher), or a
- * LiveAvatar avatar when the avatar id is a UUID that is not the name of a local avatar folder.
+ * Settings -> the avatar source for one call: our own face (the in-process publisher), a Gemini
+ * Live Avatar (Gemini renders the face: a `gemini-<name>` id or a `"kind": "gemini"` folder), or
+ * a LiveAvatar avatar when the avatar id is a UUID that is not the name of a local avatar folder.
  * The avatar id is checked here, before anything connects, so an unknown `avatar_id` (or a
  * LiveAvatar id on a worker without LIVEAVATAR_API_KEY) refuses that dispatch only, with one line.
  */
 import type { voice } from '@livekit/agents';
 import { fieldName } from '../config/call_options.ts';
 import { ConfigError, showValue } from '../config/errors.ts';
+import { geminiAvatarProblem } from '../config/model_rules.ts';
 import type { Settings } from '../config/settings.ts';
 import { AvatarError, resolveAvatar } from './avatar_source.ts';
+import { GeminiFaceAvatar } from './gemini/call_avatar.ts';
+import { geminiAvatarFor, geminiAvatarUnavailable } from './gemini/selection.ts';
 import { LiveAvatarAvatar, type LiveAvatarAvatarOptions } from './liveavatar/avatar.ts';
 import type { FallbackSpeaker } from './liveavatar/audio_output.ts';
 import { AvatarPublisher, type AvatarPublisherOptions, type RoomLike } from './publisher.ts';
@@ -47,6 +51,11 @@ export function isLiveAvatarId(settings: Settings): boolean {
 export function checkAvatar(settings: Settings): void {
   if (!settings.avatar.enabled) return;
   const field = fieldName('avatarId', settings.origins);
+  if (isGeminiAvatar(settings, field)) {
+    const problem = geminiAvatarProblem(settings.call, settings.capabilities, settings.origins);
+    if (problem) throw new ConfigError(problem);
+    return;
+  }
   if (isLiveAvatarId(settings)) {
     if (settings.liveavatar.apiKey) return;
     throw new ConfigError(
@@ -61,14 +70,31 @@ export function checkAvatar(settings: Settings): void {
   }
 }
 
-/** Our own face, as the settings size it ('default' stands in for a LiveAvatar avatar). */
+/** The (enabled) avatar id names a Gemini Live Avatar; a broken one is a ConfigError. */
+export function isGeminiAvatarId(settings: Settings): boolean {
+  return isGeminiAvatar(settings, fieldName('avatarId', settings.origins));
+}
+
+/** The avatar id names a Gemini Live Avatar; a broken one is a ConfigError naming `field`. */
+function isGeminiAvatar(settings: Settings, field: string): boolean {
+  try {
+    return geminiAvatarFor(settings) !== undefined;
+  } catch (error) {
+    if (!(error instanceof AvatarError)) throw error;
+    throw new ConfigError(`${field}: ${error.message}`);
+  }
+}
+
+/** Our own face, as the settings size it ('default' stands in for another vendor's avatar). */
 function ownFace(
   settings: Settings,
   extra: Pick<AvatarPublisherOptions, 'onFrame'> = {},
 ): AvatarPublisher {
   const { width, height, fps, dir } = settings.avatar;
+  const elsewhere =
+    isLiveAvatarId(settings) || isGeminiAvatar(settings, fieldName('avatarId', settings.origins));
   return new AvatarPublisher({
-    avatar: isLiveAvatarId(settings) ? 'default' : settings.call.avatarId,
+    avatar: elsewhere ? 'default' : settings.call.avatarId,
     avatarsDir: dir,
     width,
     height,
@@ -87,10 +113,13 @@ export function avatarPublisherFor(
   return ownFace(settings, extra);
 }
 
-/** The avatar source the settings ask for (ours or LiveAvatar's), or undefined when it is off. */
+/** The avatar source the settings ask for (ours, Gemini's or LiveAvatar's), or undefined when off. */
 export function callAvatarFor(settings: Settings, place: CallPlace): CallAvatar | undefined {
   if (!settings.avatar.enabled) return undefined;
   checkAvatar(settings);
+  if (geminiAvatarFor(settings)) {
+    return new GeminiFaceAvatar(() => ownFace(settings), geminiAvatarUnavailable(settings));
+  }
   if (!isLiveAvatarId(settings)) return ownFace(settings);
   return new RoomLiveAvatar(settings, place, () => ownFace(settings));
 }

@@ -71,6 +71,8 @@ export interface PublishedFrame {
   mouth: MouthState;
   /** RGBA pixels; valid only during the callback (the buffer is reused). */
   rgba: Uint8Array;
+  /** I420 pixels instead of `rgba` (Gemini's face); valid only during the callback. */
+  i420?: Uint8Array;
   width: number;
   height: number;
 }

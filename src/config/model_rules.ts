@@ -10,7 +10,7 @@ import {
   fieldName,
   fieldSpec,
 } from './call_options.ts';
-import { type ModelCapabilities, type Switchable, THINKING_LEVELS } from './models.ts';
+import { MODELS, type ModelCapabilities, type Switchable, THINKING_LEVELS } from './models.ts';
 
 export const TOOL_BEHAVIORS = ['blocking', 'non_blocking'] as const;
 export type ToolBehavior = (typeof TOOL_BEHAVIORS)[number];
@@ -124,6 +124,31 @@ export function modelProblems(
     );
   }
   return problems;
+}
+
+/**
+ * The line refusing a Gemini Live Avatar (`avatar_id` naming one) on a model that cannot render
+ * it, or undefined when it can. Checked with the avatar, before anything connects.
+ */
+export function geminiAvatarProblem(
+  call: CallOptions,
+  caps: ModelCapabilities,
+  origins: FieldOrigins,
+): string | undefined {
+  if (caps.videoOutput) return undefined;
+  const model = `${fieldName('model', origins)}=${caps.id}`;
+  const renderers = MODELS.filter((m) => m.videoOutput);
+  const where = renderers.map(
+    (m) => `${m.id} on ${m.backend === 'vertex' ? 'Vertex AI' : 'the Gemini API'}`,
+  );
+  const sameIdElsewhere = renderers.some((m) => m.id === caps.id);
+  const fix = sameIdElsewhere
+    ? 'set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT, or pick another avatar'
+    : `pick ${renderers.map((m) => m.id).join(' or ')} on Vertex AI, or another avatar`;
+  const why = sameIdElsewhere
+    ? `${model} renders avatars on Vertex AI only`
+    : `${model} cannot render one (only ${where.join(', ')} can)`;
+  return `${fieldName('avatarId', origins)}: ${JSON.stringify(call.avatarId)} is a Gemini Live Avatar; ${why}; ${fix}`;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 import * as google from '@livekit/agents-plugin-google';
 import type { AudioFrame } from '@livekit/rtc-node';
 import type { ModelCapabilities } from '../config/models.ts';
+import type { AvatarOutput } from './avatar_output.ts';
 import { GeminiLiveClient } from './live_transport.ts';
 import { GeminiLiveSession, type GeminiSessionOptions, type SessionHost } from './session.ts';
 import type { RecoveryPolicy, SessionRecovery } from './session_recovery.ts';
@@ -29,6 +30,8 @@ export interface GeminiRealtimeOptions extends Omit<PluginOptions, 'model' | 've
   connOptions?: APIConnectOptions;
   /** How hard to fight for the call when Gemini fails; see DEFAULT_RECOVERY_POLICY. */
   recovery?: Partial<RecoveryPolicy>;
+  /** Gemini renders the face (rows with `videoOutput`): its setup and its decoded stream. */
+  avatar?: AvatarOutput;
 }
 
 export class GeminiRealtimeModel extends google.realtime.RealtimeModel {
@@ -166,6 +169,7 @@ function sessionOptions(row: ModelCapabilities, o: GeminiRealtimeOptions): Gemin
       ? { toolResponseScheduling: o.toolResponseScheduling }
       : {}),
     ...(o.geminiTools ? { geminiTools: o.geminiTools } : {}),
+    ...(o.avatar ? { avatar: o.avatar } : {}),
     setupTimeoutMs: connOptions.timeoutMs,
     recovery: o.recovery ?? {},
   };

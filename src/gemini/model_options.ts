@@ -10,6 +10,7 @@ import {
   ThinkingLevel,
   type ThinkingConfig,
 } from '@google/genai';
+import { geminiAvatarMediaFor } from '../avatar/gemini/selection.ts';
 import type { Settings } from '../config/settings.ts';
 import { type GeminiRealtimeOptions, GeminiRealtimeModel } from './model.ts';
 
@@ -64,6 +65,8 @@ export function realtimeOptions(
   const { call, google: g, model, capabilities: row } = settings;
   const thinking = thinkingConfig(settings);
   const behavior = toolBehavior(settings);
+  // Gemini renders the face: VIDEO with the avatar, its speech decoded from the MP4.
+  const avatar = geminiAvatarMediaFor(settings);
   return {
     instructions,
     voice: call.voice,
@@ -92,6 +95,7 @@ export function realtimeOptions(
     ...(g.vertexai ? { project: g.project, location: g.location, apiVersion: 'v1beta1' } : {}),
     ...(g.baseUrl ? { httpOptions: { baseUrl: g.baseUrl } } : {}),
     ...(connOptions ? { connOptions } : {}),
+    ...(avatar ? { avatar } : {}),
   };
 }
 

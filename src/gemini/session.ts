@@ -30,6 +30,7 @@ import {
 import { APIConnectionError, Future, llm, log, shortuuid } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import type { ModelCapabilities } from '../config/models.ts';
+import { type AvatarMediaStream, isAvatarMedia } from './avatar_output.ts';
 import { ConnectAttempt, ConnectFailure } from './connect_attempt.ts';
 import { Generation } from './generation.ts';
 import { GoAwayTimer } from './go_away.ts';
@@ -98,6 +99,8 @@ export class GeminiLiveSession extends llm.RealtimeSession {
   /** No model output since the current handle: resuming from it loses nothing. */
   #handleFresh = true;
   readonly #outbox: Outgoing[] = [];
+  /** The avatar's fMP4 stream on this connection (with an avatar only). */
+  #media?: AvatarMediaStream;
 
   // ---- turns ----
   #generation?: Generation;
@@ -299,6 +302,7 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     this.#attempt?.close();
     this.#live = undefined;
     this.#input.close();
+    this.#media?.close();
     this.#settleReply(new Error('Session closed'));
     if (this.#generation) this.#finishGeneration(this.#generation);
     await super.close();
@@ -393,6 +397,8 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     const resumed = attempt.handle !== undefined;
     this.recovery.connected(resumed);
     this.#live = live;
+    this.#media?.close();
+    this.#media = this.#o.avatar?.openStream();
     this.#handleFresh = true;
     // Order on the wire: history first (declared history must come before realtime input),
     // then what a fault left undone, then what was said or asked while the socket was down.
@@ -692,11 +698,14 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     this.#handleFresh = false;
     if (content.interrupted) this.#reAsk.interrupted(gen);
     const wasDone = gen.done;
+    // The avatar's bytes are parsed even when a reply is dropped: the stream is not box-aligned.
+    if (this.#media) this.#pushMedia(content, gen, this.#discarding || gen.done);
     if (!this.#discarding && !gen.done) {
       for (const part of content.modelTurn?.parts ?? []) {
         if (part.thought) continue;
         const data = part.inlineData?.data;
-        if (data && isPcm(part.inlineData?.mimeType)) {
+        // With an avatar the speech comes muxed in the MP4; PCM beside it is the same speech.
+        if (data && isPcm(part.inlineData?.mimeType) && !this.#media) {
           const samples = decodePcm16(data);
           gen.pushAudio(new AudioFrame(samples, OUTPUT_SAMPLE_RATE, 1, samples.length));
         } else if (part.text && !this.#o.outputAudioTranscription) {
@@ -717,6 +726,7 @@ export class GeminiLiveSession extends llm.RealtimeSession {
       } satisfies llm.InputTranscriptionCompleted);
     }
     if (content.generationComplete || content.turnComplete) gen.completedAt ??= Date.now();
+    if (content.turnComplete || content.interrupted) this.#media?.replyEnded();
     if (content.interrupted && !this.#pendingReply) this.emit('input_speech_started', {});
     const ended = content.turnComplete === true && this.#replyEnded(status);
     if (ended && !this.#discarding) this.#finishGeneration(gen);
@@ -728,6 +738,17 @@ export class GeminiLiveSession extends llm.RealtimeSession {
       this.#reAsk.turnCompleted(gen);
     }
     this.#checkGoAway();
+  }
+
+  /** The avatar's fMP4 bytes in `content`: their speech is the generation's audio. */
+  #pushMedia(content: LiveServerContent, gen: Generation, discard: boolean): void {
+    for (const part of content.modelTurn?.parts ?? []) {
+      const data = part.inlineData?.data;
+      if (!data || !isAvatarMedia(part.inlineData?.mimeType)) continue;
+      for (const frame of this.#media!.push(Buffer.from(data, 'base64'), discard)) {
+        gen.pushAudio(frame);
+      }
+    }
   }
 
   /**

@@ -19,6 +19,7 @@ import {
 import { llm } from '@livekit/agents';
 import * as google from '@livekit/agents-plugin-google';
 import type { ModelCapabilities } from '../config/models.ts';
+import type { AvatarOutput } from './avatar_output.ts';
 
 /** What a session sends in its setup (the plugin's option names, resolved). */
 export interface LiveSetupOptions {
@@ -45,6 +46,8 @@ export interface LiveSetupOptions {
   toolResponseScheduling?: FunctionResponseScheduling;
   /** Built-in Gemini tools (Google Search, ...) sent beside the function tools. */
   geminiTools?: Omit<Tool, 'functionDeclarations'>;
+  /** Gemini renders the face: VIDEO responses with this avatar (rows with `videoOutput`). */
+  avatar?: AvatarOutput;
 }
 
 export function liveConnectConfig(
@@ -54,7 +57,8 @@ export function liveConnectConfig(
 ): LiveConnectConfig {
   const o = options;
   const config: LiveConnectConfig = {
-    responseModalities: [Modality.AUDIO],
+    // VIDEO: the avatar's fMP4 carries the speech too (Google: VIDEO needs an avatarConfig).
+    responseModalities: [o.avatar ? Modality.VIDEO : Modality.AUDIO],
     speechConfig: {
       voiceConfig: { prebuiltVoiceConfig: { voiceName: o.voice } },
       ...(o.language ? { languageCode: o.language } : {}),
@@ -62,6 +66,7 @@ export function liveConnectConfig(
     // Always asked for: the server then issues handles, which a reconnect resumes from.
     sessionResumption: handle ? { handle } : {},
   };
+  if (o.avatar) config.avatarConfig = o.avatar.config;
   if (o.instructions) config.systemInstruction = { parts: [{ text: o.instructions }] };
   const toolList = toolsConfig(tools, o);
   if (toolList) config.tools = toolList;

@@ -9,7 +9,7 @@ import { readMonoAt } from '../../src/audio/wav.ts';
 import { applyDispatchMetadata } from '../../src/config/dispatch.ts';
 import { type Env, type Settings, loadSettings } from '../../src/config/settings.ts';
 import { MIC_RATE, OfflineCall, type Speaker } from '../../src/console/offline_call.ts';
-import { createCallSession } from '../../src/session.ts';
+import { type CallSession, createCallSession } from '../../src/session.ts';
 import { FakeGeminiServer, type FakeGeminiOptions } from '../../tools/fake_gemini/server.ts';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
@@ -74,6 +74,8 @@ export interface HarnessOptions {
   connOptions?: APIConnectOptions;
   /** The call's speaker (e.g. an avatar's sink) instead of a VirtualSpeaker; `played` stays empty. */
   speaker?: Speaker;
+  /** As `speaker`, built from the call (e.g. Gemini's face, which follows the call's model). */
+  speakerFor?: (call: CallSession) => Promise<Speaker>;
 }
 
 export interface Harness {
@@ -97,10 +99,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     connOptions: options.connOptions ?? { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 5000 },
   });
   const played: Harness['played'] = [];
+  const speaker = options.speaker ?? (await options.speakerFor?.(session));
   const call = await OfflineCall.start(
     session,
-    options.speaker
-      ? { speaker: options.speaker }
+    speaker
+      ? { speaker }
       : { onAgentAudio: (samples, info) => played.push({ samples: samples.length, ...info }) },
   );
   return {

@@ -12,6 +12,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
+import { Slicer, avatarClip } from './avatar_stream.ts';
 import {
   CLOSE_REASONS,
   type FaultAction,
@@ -45,6 +46,15 @@ export const DEFAULT_PACE_FACTOR = 4;
 export const MS_PER_REPLY_CHAR = 70;
 export const MIN_REPLY_AUDIO_MS = 400;
 export const AUDIO_TOKENS_PER_SECOND = 25;
+/** Avatar video tokens per second the avatar speaks, as reported (third party; Google is silent). */
+export const VIDEO_TOKENS_PER_SECOND = 6192;
+/** The avatar's fMP4 goes out in slices of this many bytes, not box-aligned (as reported). */
+export const DEFAULT_VIDEO_CHUNK_BYTES = 16 * 1024;
+export const AVATAR_MIME = 'video/mp4';
+/** Prebuilt avatars the fake knows: the presets of Google's Live Avatar sample. */
+export const FAKE_AVATAR_NAMES = new Set(
+  'Jay Paul Sam Ingrid Kira Vera Ben Kai Leo Carmen Piper'.split(' '),
+);
 /** Google's generic INVALID_ARGUMENT text, used for the 3.x clientContent rule. */
 export const INVALID_ARGUMENT = 'Request contains an invalid argument.';
 
@@ -97,6 +107,10 @@ export interface FakeGeminiOptions {
   binaryFrames?: boolean;
   /** Scripted faults (see gemini_faults.ts); more can be added with `inject()`. */
   faults?: readonly FaultSpec[];
+  /** Live Avatar (VIDEO): bytes per inlineData slice of the fMP4 stream. Default 16 KiB. */
+  videoChunkBytes?: number;
+  /** Live Avatar: also send the speech as PCM parts beside the MP4 (reported of Google). Default false. */
+  avatarPcm?: boolean;
 }
 
 export interface FakeConnection {
@@ -125,6 +139,8 @@ export interface FakeConnection {
   resumedFrom?: string;
   /** Every realtime video frame accepted on this connection, in order. */
   videoFrames: FakeVideoFrame[];
+  /** Live Avatar output sent on this connection (VIDEO setups). */
+  avatar: { fragments: number; bytes: number; slices: number };
   /** Send a raw server message (e.g. `{goAway:{timeLeft:'5s'}}`). */
   send(msg: Json): void;
   /** Close from the server side, like Google ending the session. */
@@ -335,6 +351,51 @@ const searchBesideFunctions: SetupRule = ({ setup, family, endpoint }) => {
     : undefined;
 };
 
+/** The worker-visible setup of a Live Avatar: VIDEO with an avatar config, 3.8 on Vertex AI only. */
+const avatarOutput: SetupRule = ({ setup, id, family, endpoint }) => {
+  const modalities: unknown[] = setup.generationConfig?.responseModalities ?? [];
+  const video = modalities.includes('VIDEO');
+  const avatar = setup.avatarConfig;
+  if (!video && avatar === undefined) return undefined;
+  if (family !== 'live_3_8' || endpoint.backend !== 'vertex') {
+    return video
+      ? `Response modality VIDEO is not supported for models/${id}.`
+      : `Avatar config is not supported for models/${id}.`;
+  }
+  if (!video) return 'Avatar config requires response modality VIDEO.';
+  if (modalities.length !== 1) return 'Only one response modality is supported.';
+  if (avatar === null || typeof avatar !== 'object') {
+    return 'Response modality VIDEO requires an avatar config.';
+  }
+  const named = avatar.avatarName !== undefined;
+  if (named === (avatar.customizedAvatar !== undefined)) {
+    return 'Avatar config needs exactly one of avatar_name or customized_avatar.';
+  }
+  if (named) {
+    return FAKE_AVATAR_NAMES.has(avatar.avatarName)
+      ? undefined
+      : `Unsupported avatar name: ${String(avatar.avatarName).slice(0, 40)}`;
+  }
+  return customizedAvatarProblem(avatar.customizedAvatar);
+};
+
+/** A customer portrait: PNG or JPEG, at least 704x1280, about 9:16. */
+function customizedAvatarProblem(custom: Json): string | undefined {
+  const mime = String(custom?.imageMimeType ?? '');
+  const image = Buffer.from(
+    typeof custom?.imageData === 'string' ? custom.imageData : '',
+    'base64',
+  );
+  const size = mime.endsWith('png') ? pngSize(image) : mime.endsWith('jpeg') ? jpegSize(image) : {};
+  const { width = 0, height = 0 } = size;
+  if (!width || !height) return `Invalid avatar image (mime type ${mime.slice(0, 30)}).`;
+  const ratio = width / height;
+  if (width < 704 || height < 1280 || ratio < 0.54 || ratio > 0.57) {
+    return `Avatar image must be a 9:16 portrait of at least 704x1280 (got ${width}x${height}).`;
+  }
+  return undefined;
+}
+
 const SETUP_RULES: readonly SetupRule[] = [
   unknownSetupField,
   alphaOnlyFields,
@@ -342,6 +403,7 @@ const SETUP_RULES: readonly SetupRule[] = [
   mediaResolution,
   live3Extras,
   searchBesideFunctions,
+  avatarOutput,
 ];
 
 /** Close reasons are capped at 123 bytes by RFC 6455 (ws throws beyond that). */
@@ -370,6 +432,13 @@ function pcmRate(mimeType: unknown): number | undefined {
   if (typeof mimeType !== 'string' || !mimeType.startsWith('audio/pcm')) return undefined;
   const rate = /rate=(\d+)/.exec(mimeType)?.[1];
   return rate ? Number(rate) : INPUT_SAMPLE_RATE;
+}
+
+/** Width and height from a PNG's IHDR chunk. */
+export function pngSize(image: Buffer): { width?: number; height?: number } {
+  const signature = '89504e470d0a1a0a';
+  if (image.length < 24 || image.toString('hex', 0, 8) !== signature) return {};
+  return { width: image.readUInt32BE(16), height: image.readUInt32BE(20) };
 }
 
 /** Width and height from a JPEG's start-of-frame segment (SOF0..SOF15 except DHT/JPG/DAC). */
@@ -461,7 +530,7 @@ function audioTokens(ms: number): number {
 }
 
 /** Deterministic usageMetadata: 25 tokens per second of audio, ~4 characters per text token. */
-function usageMetadata(prompt: PromptUsage, responseAudioMs: number): Json {
+function usageMetadata(prompt: PromptUsage, responseAudioMs: number, avatar = false): Json {
   const details: Json[] = [];
   if (prompt.audioMs !== undefined)
     details.push({ modality: 'AUDIO', tokenCount: audioTokens(prompt.audioMs) });
@@ -469,13 +538,18 @@ function usageMetadata(prompt: PromptUsage, responseAudioMs: number): Json {
     details.push({ modality: 'TEXT', tokenCount: Math.max(1, Math.ceil(prompt.text.length / 4)) });
   }
   const promptTokenCount = details.reduce((sum, d) => sum + d.tokenCount, 0);
-  const responseTokenCount = audioTokens(responseAudioMs);
+  const response = [{ modality: 'AUDIO', tokenCount: audioTokens(responseAudioMs) }];
+  if (avatar) {
+    const video = Math.round((responseAudioMs / 1000) * VIDEO_TOKENS_PER_SECOND);
+    response.push({ modality: 'VIDEO', tokenCount: video });
+  }
+  const responseTokenCount = response.reduce((sum, d) => sum + d.tokenCount, 0);
   return {
     promptTokenCount,
     responseTokenCount,
     totalTokenCount: promptTokenCount + responseTokenCount,
     promptTokensDetails: details,
-    responseTokensDetails: [{ modality: 'AUDIO', tokenCount: responseTokenCount }],
+    responseTokensDetails: response,
   };
 }
 
@@ -568,6 +642,8 @@ function resolveOptions(o: FakeGeminiOptions): ResolvedOptions {
     paceFactor,
     replyDelayMs: o.replyDelayMs ?? 0,
     binaryFrames: o.binaryFrames ?? false,
+    videoChunkBytes: o.videoChunkBytes ?? DEFAULT_VIDEO_CHUNK_BYTES,
+    avatarPcm: o.avatarPcm ?? false,
   };
 }
 
@@ -603,6 +679,8 @@ class LiveSession {
   #endpoint: Endpoint;
   #family: Family = 'native_audio_2_5';
   #takesVideo = true;
+  /** The setup asked for Live Avatar output (VIDEO): replies are the clip's fMP4. */
+  #avatar?: { sentInit: boolean; endSec: number; openedAt: number; slicer: Slicer };
   #epoch = 0; // bumped to cancel the reply in flight
   #active?: { prompt: PromptUsage; sentAudioMs: number };
   #modelTurnStarted = false;
@@ -638,6 +716,7 @@ class LiveSession {
       turns: [],
       history: [],
       videoFrames: [],
+      avatar: { fragments: 0, bytes: 0, slices: 0 },
       send: (msg) => this.#send(msg),
       close: (code, reason) => this.#fail(code, reason),
     };
@@ -723,6 +802,15 @@ class LiveSession {
       if (reason) return this.#fail(1007, reason);
     }
     if (!this.#resume(setup.sessionResumption?.handle)) return;
+    if (setup.avatarConfig !== undefined) {
+      const { videoChunkBytes } = this.#host.options;
+      this.#avatar = {
+        sentInit: false,
+        endSec: 0,
+        openedAt: performance.now(),
+        slicer: new Slicer(videoChunkBytes),
+      };
+    }
     this.#openHistory();
     const delayMs = this.#fault('setup');
     if (this.conn.closedBy) return;
@@ -1039,6 +1127,7 @@ class LiveSession {
     reply: FakeReply,
     status: 'IN_PROGRESS' | 'IDLE' = 'IDLE',
   ): Promise<boolean> {
+    if (this.#avatar) return this.#streamAvatarReply(epoch, reply, status);
     const { chunkMs, paceFactor, replyDelayMs } = this.#host.options;
     const audioMs = Math.max(0, reply.audioMs ?? defaultReplyAudioMs(reply.text ?? ''));
     const chunks = Math.ceil(audioMs / chunkMs);
@@ -1073,6 +1162,77 @@ class LiveSession {
     return true;
   }
 
+  /**
+   * A Live Avatar reply: the clip's fragments (the speech is muxed in them), from its first,
+   * on this connection's timeline, in slices that ignore box boundaries; transcripts spread
+   * over it as for audio.
+   */
+  async #streamAvatarReply(
+    epoch: number,
+    reply: FakeReply,
+    status: 'IN_PROGRESS' | 'IDLE',
+  ): Promise<boolean> {
+    const { paceFactor, replyDelayMs, avatarPcm } = this.#host.options;
+    const avatar = this.#avatar!;
+    const clip = avatarClip();
+    const audioMs = Math.max(0, reply.audioMs ?? defaultReplyAudioMs(reply.text ?? ''));
+    const count = audioMs > 0 ? clip.fragmentsFor(audioMs) : 0;
+    const pieces = this.conn.setup.outputAudioTranscription
+      ? splitTranscript(reply.text ?? '')
+      : [];
+    // A live encoder's clock: the reply starts now on the stream, never before the last one ended.
+    const frame = 1 / clip.info.fps;
+    const nowSec = Math.ceil((performance.now() - avatar.openedAt) / 1000 / frame) * frame;
+    const startSec = Math.max(avatar.endSec, nowSec);
+    let piece = 0;
+    let sentSec = 0;
+    avatar.slicer.clear();
+    for (let i = 0; i < count; i++) {
+      if (!(await this.#pause(epoch, i === 0 ? replyDelayMs : 0))) return false;
+      const { bytes, durationSec } = clip.fragment(i, startSec);
+      const out = avatar.sentInit ? bytes : Buffer.concat([clip.init, bytes]);
+      avatar.sentInit = true;
+      this.conn.avatar.fragments++;
+      const slices = avatar.slicer.push(out);
+      if (i === count - 1) slices.push(...avatar.slicer.flush());
+      for (const slice of slices) this.#sendAvatarSlice(slice);
+      if (avatarPcm) this.#sendPcm(Math.round(durationSec * OUTPUT_SAMPLE_RATE), sentSec);
+      sentSec += durationSec;
+      // The stream's timeline never runs backwards, even after a cut reply.
+      avatar.endSec = startSec + sentSec;
+      if (this.#active) this.#active.sentAudioMs = sentSec * 1000;
+      for (; piece < pieces.length && Math.floor((piece * count) / pieces.length) <= i; piece++)
+        this.#sendTranscript(pieces[piece]);
+      this.#fault('reply', i + 1);
+      if (epoch !== this.#epoch || this.conn.closedBy) return false;
+      if (!(await this.#pause(epoch, (durationSec * 1000) / paceFactor))) return false;
+    }
+    if (count === 0 && !(await this.#pause(epoch, replyDelayMs))) return false;
+    for (; piece < pieces.length; piece++) this.#sendTranscript(pieces[piece]);
+    this.#send({ serverContent: { generationComplete: true } });
+    this.#completeTurn(false, status);
+    return true;
+  }
+
+  #sendAvatarSlice(slice: Buffer): void {
+    this.conn.avatar.slices++;
+    this.conn.avatar.bytes += slice.length;
+    const data = slice.toString('base64');
+    this.#send({
+      serverContent: { modelTurn: { parts: [{ inlineData: { mimeType: AVATAR_MIME, data } }] } },
+    });
+  }
+
+  /** The same speech as PCM (Google reportedly sends some beside the MP4): never to be played twice. */
+  #sendPcm(count: number, atSec: number): void {
+    const data = encodePcm16(replyPcm16(Math.round(atSec * OUTPUT_SAMPLE_RATE), count));
+    this.#send({
+      serverContent: {
+        modelTurn: { parts: [{ inlineData: { mimeType: OUTPUT_AUDIO_MIME, data } }] },
+      },
+    });
+  }
+
   #sendTranscript(text: string | undefined): void {
     this.#send({ serverContent: { outputTranscription: { text } } });
   }
@@ -1086,7 +1246,9 @@ class LiveSession {
         turnComplete: true,
         ...(LIVE_38.has(this.#family) ? { interactionStatus: status } : {}),
       },
-      usageMetadata: usageMetadata(active?.prompt ?? {}, active?.sentAudioMs ?? 0),
+      usageMetadata: this.#wireUsage(
+        usageMetadata(active?.prompt ?? {}, active?.sentAudioMs ?? 0, this.#avatar !== undefined),
+      ),
     });
     // Separate, later frame: the plugin drops anything that arrives with setupComplete.
     if (this.conn.setup.sessionResumption) {
@@ -1098,6 +1260,17 @@ class LiveSession {
     const deferred = this.#deferredTurn;
     this.#deferredTurn = undefined;
     if (deferred && !this.conn.closedBy) this.#userTurn(deferred.fields, deferred.prompt);
+  }
+
+  /** Vertex AI names the response's tokens `candidates*` on the wire (the SDK maps them back). */
+  #wireUsage(usage: Json): Json {
+    if (this.#endpoint.backend !== 'vertex') return usage;
+    const { responseTokenCount, responseTokensDetails, ...rest } = usage;
+    return {
+      ...rest,
+      candidatesTokenCount: responseTokenCount,
+      candidatesTokensDetails: responseTokensDetails,
+    };
   }
 
   /** Barge-in: stop the reply in flight, tell the client, and close the turn with what was sent. */
