@@ -28,6 +28,7 @@ import { settingsForDispatch } from './dispatch_settings.ts';
 import { prewarmWorker } from './prewarm.ts';
 import { isMainModule } from './cli_io.ts';
 import { createCallSession } from './session.ts';
+import { registerEndOfTurnPlugin } from './turn_detection/end_of_turn.ts';
 import { unreachableLiveKit, useLocalLiveKit } from './worker_startup.ts';
 
 /** Settings for one job, or undefined (logged) when its dispatch cannot run. */
@@ -206,6 +207,8 @@ if (isMainModule(import.meta.url)) {
       }
     }
     agentName = settings.agentName;
+    // Before the worker starts its inference process, which loads every model registered by then.
+    if (settings.turnDetection === 'livekit') await registerEndOfTurnPlugin();
     // Automatic dispatch: make sure the framework does not pick a name up from the environment.
     if (!agentName) delete process.env.LIVEKIT_AGENT_NAME;
   }

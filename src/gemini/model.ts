@@ -29,6 +29,11 @@ export interface GeminiRealtimeOptions extends Omit<PluginOptions, 'model' | 've
   connOptions?: APIConnectOptions;
   /** How hard to fight for the call when Gemini fails; see DEFAULT_RECOVERY_POLICY. */
   recovery?: Partial<RecoveryPolicy>;
+  /**
+   * The user's transcript comes from the call's STT, handed to each session (`sttSegment`,
+   * `sttTurnEnded`) and published by it as this model's user transcript.
+   */
+  userTranscriptsFromStt?: boolean;
 }
 
 export class GeminiRealtimeModel extends google.realtime.RealtimeModel {
@@ -48,6 +53,7 @@ export class GeminiRealtimeModel extends google.realtime.RealtimeModel {
     const base = super.capabilities;
     this.#capabilities = {
       ...base,
+      userTranscription: base.userTranscription || options.userTranscriptsFromStt === true,
       midSessionChatCtxUpdate: row.midSessionClientContent,
       midSessionInstructionsUpdate: row.midSessionClientContent,
     };
