@@ -46,14 +46,15 @@ speak() {
 
 speak hello 16000 "Hello there, can you hear me?"
 
-# say NAME TEXT: a sentence in festival's HTS voice (cmu_us_slt_arctic_hts), at 16 kHz. LiveKit's
-# end-of-turn model (v1-mini) hears intonation: on espeak-ng's flat prosody it rates even finished
-# questions below its English threshold (0.18 for weather.wav, threshold 0.36), so every turn would
-# be held; on this voice a finished question rates 0.7 and a sentence cut mid-way 0.15.
+# say NAME TEXT: a sentence in festival's HTS voice (cmu_us_slt_arctic_hts), at 16 kHz, with
+# 200 ms of silence added to the voice's own ~180 ms at the end (as espeak-ng ends its sentences).
+# LiveKit's end-of-turn model (v1-mini) hears intonation: on espeak-ng's flat prosody it rates even
+# finished questions below its English threshold (0.18 for weather.wav, threshold 0.36), so every
+# turn would be held; on this voice a finished question rates 0.7 and a sentence cut mid-way 0.15.
 say() {
   local name="$1" text="$2"
   echo "$text" | text2wave -eval "(voice_cmu_us_slt_arctic_hts)" -o "$TMP/$name.raw.wav"
-  to_s16 "$TMP/$name.raw.wav" "$OUT/$name.wav" 16000
+  to_s16 "$TMP/$name.raw.wav" "$OUT/$name.wav" 16000 pad 0 0.2
 }
 
 say finished "Hello there, can you hear me?"

@@ -82,11 +82,16 @@ describe('choosing the end-of-turn model', () => {
 
 describe('v1-mini in this process, on speech', () => {
   const executor = new InProcessEotExecutor();
-  /** The model's view of a pause: the last 1.2 s of `fixture` plus `silenceMs` of silence. */
+  /**
+   * The model's view of a pause as the framework asks (at 200 ms of silence by its VAD): the last
+   * 1.2 s of `fixture`'s speech and `silenceMs` of silence after it.
+   */
   const predict = async (fixture: string, silenceMs = 250) => {
-    const speech = speechFixture(fixture);
-    const pcm = new Int16Array(speech.length + (silenceMs * 16_000) / 1000);
-    pcm.set(speech);
+    const samples = speechFixture(fixture);
+    let end = samples.length;
+    while (end > 0 && Math.abs(samples[end - 1]!) < 300) end--;
+    const pcm = new Int16Array(end + (silenceMs * 16_000) / 1000);
+    pcm.set(samples.subarray(0, end));
     const window = pcm.subarray(Math.max(0, pcm.length - 19_200));
     const pcmBase64 = Buffer.from(window.buffer, window.byteOffset, window.byteLength).toString(
       'base64',

@@ -143,7 +143,12 @@ describe.each(['deepgram', 'gemini'] as const)('the user transcribed by STT=%s',
 });
 
 describe("LiveKit's end-of-turn model (v1-mini, real inference on speech)", () => {
-  const PAUSE_MS = 1500;
+  /**
+   * With the fixtures' own ~380 ms of trailing silence: the held pause stays well inside the
+   * 2.5 s an unlikely end of turn waits, and a released reply starts well inside the other.
+   */
+  const HELD_PAUSE_MS = 1000;
+  const RELEASED_PAUSE_MS = 1500;
 
   it('holds a sentence the user pauses in, and answers it once it is finished', async () => {
     const call = await start({
@@ -152,7 +157,7 @@ describe("LiveKit's end-of-turn model (v1-mini, real inference on speech)", () =
       said: ['What is the weather like in', 'Paris today?'],
     });
     await call.call.say(speechFixture('unfinished.wav'));
-    await call.call.say(silence(PAUSE_MS));
+    await call.call.say(silence(HELD_PAUSE_MS));
     const beforeRest = call.call.events.events.length;
     await call.call.say(speechFixture('unfinished_rest.wav'));
     expect(await call.call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
@@ -184,7 +189,7 @@ describe("LiveKit's end-of-turn model (v1-mini, real inference on speech)", () =
       if (ev.metrics.type === 'eou_metrics') commits.push(ev.metrics.endOfUtteranceDelayMs);
     });
     await call.call.say(speechFixture('finished.wav'));
-    await call.call.say(silence(PAUSE_MS));
+    await call.call.say(silence(RELEASED_PAUSE_MS));
     const afterPause = call.call.events.events.length;
     expect(await call.call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
 
