@@ -223,3 +223,32 @@ describe('GEMINI_INPUT_TRANSCRIPTION=true with TURN_DETECTION=livekit', () => {
     expect(liveSignals(call.fake)).toEqual(['activityStart', 'activityEnd']);
   });
 });
+
+describe('a fault in a client-marked turn', () => {
+  it('3.1: a close (1011) after the turn, before the answer: asks again with the STT transcript', async () => {
+    const call = await start({
+      model: 'gemini-3.1-flash-live-preview',
+      stt: 'deepgram',
+      said: [FINISHED],
+      fake: { faults: [{ at: 'user_turn', nth: 0, do: { type: 'close', code: 1011 } }] },
+    });
+    await call.call.say(speechFixture('finished.wav'));
+    expect(await call.call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
+
+    // No handle yet, so a fresh socket: the conversation as declared history (the user's turn in
+    // the STT's words, as Gemini did not transcribe it), then the words again as realtime text,
+    // which asks 3.1 for the answer.
+    expect(liveConnections(call.fake)).toHaveLength(2);
+    expect(liveSignals(call.fake)).toEqual([
+      'activityStart',
+      'activityEnd',
+      'clientContent',
+      'text',
+    ]);
+    const [, fresh] = liveConnections(call.fake);
+    expect(fresh!.history).toEqual([{ role: 'user', parts: [{ text: FINISHED }] }]);
+    expect(fresh!.turns.map((t) => [t.source, t.text])).toEqual([['realtime_text', FINISHED]]);
+    expect(messages(call, 'user').map((m) => m.text)).toEqual([FINISHED]);
+    expect(messages(call, 'assistant')).toHaveLength(1);
+  });
+});

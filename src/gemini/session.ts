@@ -79,6 +79,8 @@ export interface SessionHost {
 interface PendingReply {
   future: Future<llm.GenerationCreatedEvent>;
   timer: NodeJS.Timeout;
+  /** Asked for by the end of a client-marked user turn (`activityEnd` alone). */
+  turnEnd?: boolean;
 }
 
 export class GeminiLiveSession extends llm.RealtimeSession {
@@ -274,6 +276,8 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     if (endedTurn) this.#send({ type: 'activity_end' });
     if (!endedTurn || instructions || userText.length > 0) {
       this.#send(replyRequest(this.#row, instructions, userText));
+    } else if (this.#pendingReply?.future === future) {
+      this.#pendingReply.turnEnd = true;
     }
     return future.await;
   }
@@ -478,9 +482,14 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     const pending = new Map(this.#toolCalls);
     this.#lostCalls.connectionLost(attempt.calls, pending);
     this.#toolCalls.clear();
+    if (pending.size > 0) return;
     const gen = this.#generation;
-    if (gen && !gen.done && !gen.hasOutput && pending.size === 0) {
-      this.#lostTurn = gen.inputTranscription.trim();
+    if (gen && !gen.done && !gen.hasOutput) {
+      // Gemini's transcript of the turn, or the STT's when Gemini does not transcribe.
+      this.#lostTurn = (gen.inputTranscription || this.#sttTranscripts.lastTurn).trim();
+    } else if (this.#pendingReply?.turnEnd && (!gen || gen.done)) {
+      // A client-marked turn ended and the socket went down before any answer began.
+      this.#lostTurn = this.#sttTranscripts.lastTurn;
     }
   }
 

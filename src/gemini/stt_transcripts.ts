@@ -17,6 +17,12 @@ export interface SttSegment {
 
 export class SttTranscripts {
   #turn?: { itemId: string; startedAt: number; settled: string };
+  #lastTurn = '';
+
+  /** The last turn that ended: what the user said, to ask again if a fault cuts its answer. */
+  get lastTurn(): string {
+    return this.#lastTurn;
+  }
 
   /** An STT result: the turn's transcript so far, as an interim transcript; undefined if empty. */
   heard(segment: SttSegment): llm.InputTranscriptionCompleted | undefined {
@@ -43,6 +49,7 @@ export class SttTranscripts {
     this.#turn = undefined;
     const text = transcript.trim();
     if (!text) return undefined;
+    this.#lastTurn = text;
     return {
       itemId: turn?.itemId ?? shortuuid('item_'),
       transcript: text,
