@@ -347,8 +347,8 @@ const TRANSCRIPTION_MODES = new Set(['VERBATIM', 'SMART']);
 
 /** The live transcription model answers in TEXT only, and transcribes only when asked to. */
 const transcribeSetup: SetupRule = ({ setup, id, family }) => {
-  const modalities: unknown = setup.generationConfig?.responseModalities;
   if (family !== 'transcribe') return undefined;
+  const modalities: unknown = setup.generationConfig?.responseModalities;
   if (!Array.isArray(modalities) || modalities.length !== 1 || modalities[0] !== 'TEXT') {
     return `The requested combination of response modalities (${String(modalities)}) is not supported by the model models/${id}.`;
   }
