@@ -37,9 +37,11 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip SKIP_FFMPEG=true
 # Runtime dependencies only: tsx (which runs the TypeScript sources) is one of them.
 RUN npm ci --omit=dev --no-audit --no-fund
 
-# No `download-files` step: the end-of-turn model (TURN_DETECTION=livekit) is the LiveKit
-# inference turn detector, whose weights ship inside the @livekit/local-inference npm package,
-# and the Silero VAD model ships inside @livekit/agents-plugin-silero.
+# The end-of-turn model of TURN_DETECTION=livekit, as LiveKit's starter does: the multilingual
+# model of @livekit/agents-plugin-livekit, fetched from Hugging Face into $HOME/.cache (HOME=/app,
+# the runtime user's home, so the files travel with /app). Without them the worker falls back to
+# the v1-mini model inside @livekit/local-inference. Silero's VAD model ships in its npm package.
+RUN HOME=/app npx livekit-agents download-files
 
 COPY . .
 

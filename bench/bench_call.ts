@@ -39,21 +39,25 @@ export interface BenchCall {
 }
 
 export interface BenchCallOptions {
-  model: ModelId;
+  /** A model id (ModelId for the suites that compare models). */
+  model: string;
   /** AGENT_GREETING ('' = none). */
   greeting: string;
+  /** More settings (e.g. TURN_DETECTION=livekit); they win over the ones above. */
+  env?: Env;
 }
 
 /** Build and start the call; `marks.begin` is taken just before createCallSession. */
 export async function startBenchCall(
   fake: FakeGeminiServer,
-  { model, greeting }: BenchCallOptions,
+  { model, greeting, env: more }: BenchCallOptions,
 ): Promise<BenchCall> {
   const env: Env = {
     GOOGLE_API_KEY: BENCH_API_KEY,
     GOOGLE_GEMINI_BASE_URL: fake.baseUrl,
     GEMINI_MODEL: model,
     AGENT_GREETING: greeting,
+    ...more,
   };
   const settings = loadSettings(env);
   const firstConn = fake.connections.length;

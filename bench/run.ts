@@ -11,6 +11,8 @@
  *   default run: `--suite gemini-avatar`).
  * - cold starts (with gemini, `--cold N`): N fresh processes each making one start without, and N
  *   with, the worker's prewarm (job processes are one-shot: every call is a cold start).
+ * - turns: end of the user's speech to the start of the reply, with Gemini's turn detection and
+ *   with LiveKit's (each STT), on the same speech against the fake (`--turns N` per mode).
  * - capacity: N concurrent calls, each in its own job process, avatar and video input on, ramping
  *   N (`--calls 1,4,8`, `--seconds S`); per N the cost per call and whether any call degraded,
  *   then the WebRTC encoding of the avatar's video, estimated apart (not in the default run:
@@ -39,6 +41,7 @@ import {
   startupFake,
 } from './startup.ts';
 import { type Summary, ms, summarize } from './stats.ts';
+import { type TurnLatencyResult, TURN_MODES, benchTurnLatency } from './turns.ts';
 import { type VideoReport, runVideoBench, videoLines } from './video.ts';
 import { type CapacityReport, capacityLines, runCapacityBench } from './capacity/capacity.ts';
 import {
@@ -50,18 +53,20 @@ import {
 export const TARGETS = { forwardingP99Ms: 5, startOverheadMs: 50 } as const;
 
 const USAGE =
-  'usage: npm run bench -- [--suite gemini,avatar,video,gemini-avatar,capacity] [--long] [--replies N] [--starts N] [--cold N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.8,3.1,2.5] [--calls 1,4,8] [--seconds S] [--keep-going] [--json]';
+  'usage: npm run bench -- [--suite gemini,avatar,turns,video,gemini-avatar,capacity] [--long] [--replies N] [--starts N] [--cold N] [--turns N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.8,3.1,2.5] [--calls 1,4,8] [--seconds S] [--keep-going] [--json]';
 
-const SUITES = ['gemini', 'avatar', 'video', 'gemini-avatar', 'capacity'] as const;
+const SUITES = ['gemini', 'avatar', 'turns', 'video', 'gemini-avatar', 'capacity'] as const;
 type Suite = (typeof SUITES)[number];
 /** What runs without --suite. */
-const DEFAULT_SUITES: readonly Suite[] = ['gemini', 'avatar'];
+const DEFAULT_SUITES: readonly Suite[] = ['gemini', 'avatar', 'turns'];
 
 interface BenchArgs {
   replies: number;
   starts: number;
   /** Fresh processes per cold-start variant (without / with the worker's prewarm). */
   cold: number;
+  /** Spoken turns per turn-detection mode (the turns suite). */
+  turns: number;
   replyMs: number;
   paceFactor: number;
   chunkMs: number;
@@ -80,6 +85,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     replies: { type: 'string', default: '30' },
     starts: { type: 'string', default: '20' },
     cold: { type: 'string', default: '5' },
+    turns: { type: 'string', default: '10' },
     'reply-ms': { type: 'string', default: '2000' },
     pace: { type: 'string', default: '4' },
     'chunk-ms': { type: 'string', default: '40' },
@@ -96,6 +102,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     replies: integerOption('replies', values.replies, 0),
     starts: integerOption('starts', values.starts, 0),
     cold: integerOption('cold', values.cold, 0),
+    turns: integerOption('turns', values.turns, 1),
     replyMs: positiveOption('reply-ms', values['reply-ms']),
     paceFactor: positiveOption('pace', values.pace),
     chunkMs: positiveOption('chunk-ms', values['chunk-ms']),
@@ -198,6 +205,30 @@ function phases(p: StartSample): string {
   ].join(' ');
 }
 
+interface TurnReport {
+  mode: string;
+  latency: Summary;
+  /** The end-of-turn model's probabilities (livekit modes), lowest and highest. */
+  eot?: { min: number; max: number };
+}
+
+function turnReport(result: TurnLatencyResult): TurnReport {
+  const p = result.eotProbabilities;
+  return {
+    mode: result.mode,
+    latency: summarize(result.latenciesMs),
+    ...(p.length ? { eot: { min: Math.min(...p), max: Math.max(...p) } } : {}),
+  };
+}
+
+function turnLines(turns: TurnReport[]): string[] {
+  return turns.map((t) => {
+    const l = t.latency;
+    const eot = t.eot ? `  end-of-turn p=${t.eot.min.toFixed(2)}..${t.eot.max.toFixed(2)}` : '';
+    return `turn       ${t.mode.padEnd(16)}  n=${l.n}  end of speech -> reply p50=${ms(l.p50)} p90=${ms(l.p90)} max=${ms(l.max)}${eot}`;
+  });
+}
+
 function verdict(ok: boolean): string {
   return ok ? 'ok' : 'MISSED';
 }
@@ -208,6 +239,7 @@ function printTable(
   startup: StartupReport[],
   cold: ColdReport[],
   avatar: AvatarReport | undefined,
+  turns: TurnReport[],
   video?: VideoReport,
   geminiAvatar?: GeminiAvatarReport,
   capacity?: CapacityReport,
@@ -256,6 +288,7 @@ function printTable(
     );
   }
   if (avatar) lines.push(...avatarLines(avatar));
+  lines.push(...turnLines(turns));
   if (video) lines.push(...videoLines(video));
   if (geminiAvatar) lines.push(...geminiAvatarLines(geminiAvatar));
   if (capacity) lines.push(...capacityLines(capacity));
@@ -304,6 +337,11 @@ async function main(): Promise<void> {
     ? await runAvatarBench({ long: args.long })
     : undefined;
 
+  const turns: TurnReport[] = [];
+  if (args.suites.includes('turns')) {
+    for (const mode of TURN_MODES) turns.push(turnReport(await benchTurnLatency(mode, args.turns)));
+  }
+
   const video = args.suites.includes('video')
     ? await runVideoBench({
         models: args.models,
@@ -337,6 +375,7 @@ async function main(): Promise<void> {
       startup,
       cold,
       avatar,
+      turns,
       video,
       geminiAvatar,
       capacity,
@@ -346,7 +385,7 @@ async function main(): Promise<void> {
       typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v;
     process.stdout.write(JSON.stringify(json, round, 2) + '\n');
   } else {
-    printTable(args, forwarding, startup, cold, avatar, video, geminiAvatar, capacity);
+    printTable(args, forwarding, startup, cold, avatar, turns, video, geminiAvatar, capacity);
   }
 }
 

@@ -2,8 +2,9 @@
 # Generate the speech fixtures in test/fixtures/ (committed; tests never run this script), and the
 # offline demo's spoken question, tools/demo/question.wav (the same sentence as weather.wav).
 #
-# Needs: espeak-ng (1.51 made the committed files) and sox (14.4.2), e.g.
-#   apt-get install -y espeak-ng sox
+# Needs: espeak-ng (1.51 made the committed files), sox (14.4.2), and for the end-of-turn fixtures
+# festival (2.5.0) with its HTS US English voice, e.g.
+#   apt-get install -y espeak-ng sox festival festvox-us-slt-hts
 # Run from anywhere:
 #   bash scripts/make-fixtures.sh
 #
@@ -21,8 +22,8 @@ ESPEAK=(espeak-ng -v en-us -s 150 -p 50 -a 100 -g 0)
 # Sustained vowels need the slowest speed so each vowel lasts well over 600 ms.
 ESPEAK_VOWEL=(espeak-ng -v en-us -s 80 -p 50 -a 100 -g 0)
 
-for tool in espeak-ng sox; do
-  command -v "$tool" >/dev/null || { echo "make-fixtures: $tool not found (apt-get install -y espeak-ng sox)" >&2; exit 1; }
+for tool in espeak-ng sox text2wave; do
+  command -v "$tool" >/dev/null || { echo "make-fixtures: $tool not found (apt-get install -y espeak-ng sox festival festvox-us-slt-hts)" >&2; exit 1; }
 done
 
 TMP="$(mktemp -d)"
@@ -44,6 +45,21 @@ speak() {
 }
 
 speak hello 16000 "Hello there, can you hear me?"
+
+# say NAME TEXT: a sentence in festival's HTS voice (cmu_us_slt_arctic_hts), at 16 kHz, with
+# 200 ms of silence added to the voice's own ~180 ms at the end (as espeak-ng ends its sentences).
+# LiveKit's end-of-turn model (v1-mini) hears intonation: on espeak-ng's flat prosody it rates even
+# finished questions below its English threshold (0.18 for weather.wav, threshold 0.36), so every
+# turn would be held; on this voice a finished question rates 0.7 and a sentence cut mid-way 0.15.
+say() {
+  local name="$1" text="$2"
+  echo "$text" | text2wave -eval "(voice_cmu_us_slt_arctic_hts)" -o "$TMP/$name.raw.wav"
+  to_s16 "$TMP/$name.raw.wav" "$OUT/$name.wav" 16000 pad 0 0.2
+}
+
+say finished "Hello there, can you hear me?"
+say unfinished "What is the weather like in"
+say unfinished_rest "Paris today?"
 speak weather 16000 "What is the weather like in Paris today?"
 speak count 24000 "One, two, three, four, five."
 
@@ -66,6 +82,6 @@ sox -D "${parts[@]}" "$OUT/vowels_24k.wav"
 mkdir -p "$ROOT/tools/demo"
 cp "$OUT/weather.wav" "$ROOT/tools/demo/question.wav"
 
-for f in hello weather count vowels_24k; do
+for f in hello weather count vowels_24k finished unfinished unfinished_rest; do
   printf '%-16s %s\n' "$f.wav" "$(soxi -r "$OUT/$f.wav") Hz, $(soxi -c "$OUT/$f.wav") ch, $(soxi -D "$OUT/$f.wav") s, $(stat -c %s "$OUT/$f.wav") bytes"
 done

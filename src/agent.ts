@@ -29,6 +29,7 @@ import { settingsForDispatch } from './dispatch_settings.ts';
 import { prewarmWorker } from './prewarm.ts';
 import { isMainModule } from './cli_io.ts';
 import { createCallSession } from './session.ts';
+import { registerEndOfTurnPlugin } from './turn_detection/end_of_turn.ts';
 import { unreachableLiveKit, useLocalLiveKit } from './worker_startup.ts';
 import { type LoadOptions, workerLoadOptions } from './worker_load.ts';
 
@@ -233,6 +234,8 @@ if (isMainModule(import.meta.url)) {
       ...sized
     } = workerLoadOptions(settings.maxCalls === undefined ? {} : { maxCalls: settings.maxCalls });
     load = command === 'start' ? { ...sized, numIdleProcesses } : sized;
+    // Before the worker starts its inference process, which loads every model registered by then.
+    if (settings.turnDetection === 'livekit') await registerEndOfTurnPlugin();
     // Automatic dispatch: make sure the framework does not pick a name up from the environment.
     if (!agentName) delete process.env.LIVEKIT_AGENT_NAME;
   }

@@ -2,8 +2,7 @@
  * Settings -> Agent + AgentSession around the guarded Gemini realtime model. The one place the
  * worker (src/agent.ts) and the offline console (src/console.ts) share, so both run the same call.
  */
-import { type APIConnectOptions, type VAD, inference, llm, log, voice } from '@livekit/agents';
-import * as deepgram from '@livekit/agents-plugin-deepgram';
+import { type APIConnectOptions, type VAD, llm, log, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { drainUnusedRecognitionInput } from './audio/recognition_drain.ts';
 import { withContext } from './config/contexts.ts';
@@ -11,6 +10,9 @@ import { type Settings, describeSettings } from './config/settings.ts';
 import type { GeminiRealtimeModel } from './gemini/model.ts';
 import { createRealtimeModel } from './gemini/model_options.ts';
 import { builtinTools } from './tools.ts';
+import { endOfTurnModel } from './turn_detection/end_of_turn.ts';
+import { createStt } from './turn_detection/stt.ts';
+import { SttTap } from './turn_detection/stt_tap.ts';
 import { CallUsage } from './usage.ts';
 import { VideoInput } from './video/video_input.ts';
 
@@ -57,18 +59,41 @@ export interface CallSession {
 async function livekitTurnDetection(settings: Settings, vad?: VAD) {
   return {
     vad: vad ?? (await silero.VAD.load()),
-    stt: new deepgram.STT({ apiKey: settings.deepgramApiKey?.reveal() }),
-    // v1-mini runs in-process from weights shipped in @livekit/local-inference: nothing to
-    // download at run time (the plugin-livekit model fetches from a hub; the v1 model is cloud).
-    turnHandling: { turnDetection: new inference.TurnDetector({ version: 'v1-mini' }) },
+    stt: createStt(settings),
+    turnHandling: { turnDetection: await endOfTurnModel() },
   };
 }
 
-/** The call's agent: once its activity starts, no microphone audio piles up unread. */
+/**
+ * The call's agent: once its activity starts, no microphone audio piles up unread; with
+ * TURN_DETECTION=livekit it hands the STT's transcripts to the Gemini session (`sttTap`).
+ */
 class CallAgent extends voice.Agent {
+  readonly #sttTap?: SttTap;
+
+  constructor(options: voice.AgentOptions<unknown> & { sttTap?: SttTap }) {
+    const { sttTap, ...agentOptions } = options;
+    super(agentOptions);
+    this.#sttTap = sttTap;
+  }
+
   override async onEnter(): Promise<void> {
     drainUnusedRecognitionInput(this);
     await super.onEnter();
+  }
+
+  override async sttNode(
+    ...args: Parameters<voice.Agent['sttNode']>
+  ): ReturnType<voice.Agent['sttNode']> {
+    const events = await super.sttNode(...args);
+    return events && this.#sttTap ? this.#sttTap.tap(events) : events;
+  }
+
+  override async onUserTurnCompleted(
+    ...args: Parameters<voice.Agent['onUserTurnCompleted']>
+  ): Promise<void> {
+    this.#sttTap?.turnEnded(args[1].textContent ?? '');
+    await super.onUserTurnCompleted(...args);
   }
 }
 
@@ -100,6 +125,7 @@ export async function createCallSession(options: CallSessionOptions): Promise<Ca
   const agent = new CallAgent({
     instructions,
     tools: options.tools ?? builtinTools(),
+    ...(settings.turnDetection === 'livekit' ? { sttTap: new SttTap(model) } : {}),
   });
   model.presetTools(new llm.ToolContext([...session.toolCtx.tools, ...agent.toolCtx.tools]));
   const usage = new CallUsage(session);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/errors.ts';
 import { MAX_METADATA_BYTES, applyDispatchMetadata } from '../src/config/dispatch.ts';
 import { KNOWN_MODEL_IDS, modelCapabilities } from '../src/config/models.ts';
-import { type Env, type Settings, loadSettings } from '../src/config/settings.ts';
+import { type Env, type Settings, loadSettings, sttProvider } from '../src/config/settings.ts';
 
 const M31 = 'gemini-3.1-flash-live-preview';
 const M38 = 'gemini-3.8-live';
@@ -362,5 +362,34 @@ describe('the base settings', () => {
       google: { ...before.google, apiKey: base.google.apiKey },
     });
     expect([base.google.apiKey?.reveal(), base.livekit.apiSecret.reveal()]).toEqual(secrets);
+  });
+});
+
+describe('the STT of a call (TURN_DETECTION=livekit workers)', () => {
+  const livekit = baseSettings({ TURN_DETECTION: 'livekit', DEEPGRAM_API_KEY: 'dg' });
+  const googleOnly = baseSettings({ TURN_DETECTION: 'livekit' });
+
+  it('a dispatch picks the STT for its call', () => {
+    expect(sttProvider(livekit)).toBe('deepgram');
+    const call = applyDispatchMetadata(livekit, realtime({ stt: 'gemini' }));
+    expect(sttProvider(call)).toBe('gemini');
+    expect(call.origins.stt).toBe('gemini_realtime_config.stt');
+  });
+
+  it.each([
+    {
+      what: 'deepgram on a worker without its key',
+      base: googleOnly,
+      stt: 'deepgram',
+      line: "dispatch metadata: DEEPGRAM_API_KEY missing: gemini_realtime_config.stt=deepgram transcribes the user with Deepgram; set the key, or use gemini_realtime_config.stt=gemini (Gemini's live transcription model, on the call's Gemini key)",
+    },
+    {
+      what: 'any STT on a worker with Gemini turn detection',
+      base: BASE,
+      stt: 'gemini',
+      line: 'dispatch metadata: gemini_realtime_config.stt: gemini is not used: the user is transcribed by an STT only with TURN_DETECTION=livekit (allowed: leave it out, or set TURN_DETECTION=livekit)',
+    },
+  ])('refuses $what, in one line', ({ base, stt, line }) => {
+    expect(refusal(realtime({ stt }), base)).toEqual([line]);
   });
 });

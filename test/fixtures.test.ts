@@ -29,6 +29,15 @@ const FIXTURES_TABLE: Fixture[] = [
   { file: 'weather.wav', sampleRate: 16000, durationMs: 2736, pauses: { count: 0, minMs: 150 } },
   { file: 'count.wav', sampleRate: 24000, durationMs: 3367, pauses: { count: 4, minMs: 80 } },
   { file: 'vowels_24k.wav', sampleRate: 24000, durationMs: 3000, pauses: { count: 2, minMs: 280 } },
+  // festival's HTS voice, for the end-of-turn model: no pause at the comma.
+  { file: 'finished.wav', sampleRate: 16000, durationMs: 1850, pauses: { count: 0, minMs: 150 } },
+  { file: 'unfinished.wav', sampleRate: 16000, durationMs: 1825, pauses: { count: 0, minMs: 150 } },
+  {
+    file: 'unfinished_rest.wav',
+    sampleRate: 16000,
+    durationMs: 1390,
+    pauses: { count: 0, minMs: 150 },
+  },
 ];
 
 /** Silent (true) or not, per 10 ms window. */

@@ -120,6 +120,23 @@ describe('realtimeOptions: settings -> plugin options', () => {
     expect(optionsFor({ TURN_DETECTION: 'gemini' })).not.toHaveProperty('realtimeInputConfig');
   });
 
+  it.each([
+    ['gemini', {}, {}],
+    ['gemini', { GEMINI_INPUT_TRANSCRIPTION: 'false' }, { inputAudioTranscription: null }],
+    ['livekit', {}, { inputAudioTranscription: null, userTranscriptsFromStt: true }],
+    ['livekit', { GEMINI_INPUT_TRANSCRIPTION: 'true' }, {}],
+  ])('TURN_DETECTION=%s %o: who writes the user transcript', (mode, env, expected) => {
+    const options = optionsFor({ TURN_DETECTION: mode, ...env });
+    expect({
+      inputAudioTranscription: options.inputAudioTranscription,
+      userTranscriptsFromStt: options.userTranscriptsFromStt,
+    }).toEqual({
+      inputAudioTranscription: undefined,
+      userTranscriptsFromStt: undefined,
+      ...expected,
+    });
+  });
+
   it('Vertex AI: project and location, the Vertex base URL and API version, no API key', () => {
     const options = realtimeOptions(
       loadSettings({
@@ -220,6 +237,16 @@ describe('createCallSession: the turn-detection modes (constructed, not started)
     expect((session.turnDetection as inference.TurnDetector).model).toBe('turn-detector-v1-mini');
     expect(session.llm).toBe(call.model);
     expect(call.model.capabilities.turnDetection).toBe(false);
+    // The session publishes the STT's transcript as the user's (Gemini's own is off).
+    expect(call.model.capabilities.userTranscription).toBe(true);
+    expect(call.model.sessionOptions.inputAudioTranscription).toBeUndefined();
+  });
+
+  it("livekit with only a Google key: Gemini's live transcription model is the STT", async () => {
+    const settings = loadSettings({ ...env, TURN_DETECTION: 'livekit' });
+    const call = await createCallSession({ settings, instructions: 'x' });
+    expect(call.session.stt).toBeInstanceOf(google.beta.GeminiSTT);
+    expect((call.session.stt as google.beta.GeminiSTT).model).toBe('gemini-3.5-transcribe-live');
   });
 
   it('livekit: uses the VAD the worker loaded once (prewarm) instead of loading another', async () => {

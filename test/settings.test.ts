@@ -18,6 +18,7 @@ import {
   describeSettings,
   loadEnvFiles,
   loadSettings,
+  sttProvider,
 } from '../src/config/settings.ts';
 
 const KEY = { GOOGLE_API_KEY: 'test-google-key' };
@@ -224,7 +225,12 @@ describe('an invalid value', () => {
   it('is reported together with every other problem', () => {
     const error = (() => {
       try {
-        loadSettings({ GEMINI_VOICE: 'Bob', GEMINI_TEMPERATURE: 'hot', TURN_DETECTION: 'livekit' });
+        loadSettings({
+          GEMINI_VOICE: 'Bob',
+          GEMINI_TEMPERATURE: 'hot',
+          TURN_DETECTION: 'livekit',
+          STT: 'deepgram',
+        });
       } catch (e) {
         return e as ConfigError;
       }
@@ -307,13 +313,45 @@ describe('deployment switches', () => {
     );
   });
 
-  it('TURN_DETECTION=livekit needs DEEPGRAM_API_KEY', () => {
-    expect(problemsOf({ ...KEY, TURN_DETECTION: 'livekit' })).toEqual([
-      'DEEPGRAM_API_KEY missing: TURN_DETECTION=livekit transcribes the user with Deepgram for the end-of-turn model; set the key or use TURN_DETECTION=gemini',
+  it('TURN_DETECTION=livekit: STT unset is Deepgram with its key, Gemini without', () => {
+    const deepgram = loadSettings({ ...KEY, TURN_DETECTION: 'livekit', DEEPGRAM_API_KEY: 'dg' });
+    expect(deepgram.turnDetection).toBe('livekit');
+    expect(deepgram.deepgramApiKey?.reveal()).toBe('dg');
+    expect(sttProvider(deepgram)).toBe('deepgram');
+    // A Google key is all the mode needs: Gemini's live transcription model writes the transcript.
+    const gemini = loadSettings({ ...KEY, TURN_DETECTION: 'livekit' });
+    expect(sttProvider(gemini)).toBe('gemini');
+    expect(describeSettings(gemini)).toMatchObject({ turnDetection: 'livekit', stt: 'gemini' });
+    expect(describeSettings(loadSettings(KEY))).not.toHaveProperty('stt');
+  });
+
+  it('STT picks the STT; deepgram needs DEEPGRAM_API_KEY, and an STT needs TURN_DETECTION=livekit', () => {
+    const both = { ...KEY, TURN_DETECTION: 'livekit', DEEPGRAM_API_KEY: 'dg' };
+    expect(sttProvider(loadSettings({ ...both, STT: 'Gemini' }))).toBe('gemini');
+    expect(sttProvider(loadSettings({ ...both, STT: 'deepgram' }))).toBe('deepgram');
+    expect(problemsOf({ ...KEY, TURN_DETECTION: 'livekit', STT: 'deepgram' })).toEqual([
+      "DEEPGRAM_API_KEY missing: STT=deepgram transcribes the user with Deepgram; set the key, or use STT=gemini (Gemini's live transcription model, on the call's Gemini key)",
     ]);
-    const settings = loadSettings({ ...KEY, TURN_DETECTION: 'livekit', DEEPGRAM_API_KEY: 'dg' });
-    expect(settings.turnDetection).toBe('livekit');
-    expect(settings.deepgramApiKey?.reveal()).toBe('dg');
+    expect(problemsOf({ ...KEY, STT: 'gemini' })).toEqual([
+      'STT: gemini is not used: the user is transcribed by an STT only with TURN_DETECTION=livekit (allowed: leave it out, or set TURN_DETECTION=livekit)',
+    ]);
+    expect(problemsOf({ ...both, STT: 'whisper' })).toEqual([
+      `STT: "whisper" is not valid (allowed: deepgram (needs DEEPGRAM_API_KEY) or gemini (Gemini's live transcription model, on the call's Gemini key))`,
+    ]);
+  });
+
+  it('GEMINI_INPUT_TRANSCRIPTION and DEEPGRAM_BASE_URL', () => {
+    const settings = loadSettings({
+      ...KEY,
+      TURN_DETECTION: 'livekit',
+      GEMINI_INPUT_TRANSCRIPTION: 'yes',
+      DEEPGRAM_BASE_URL: 'ws://127.0.0.1:9',
+    });
+    expect(settings.call.inputTranscription).toBe(true);
+    expect(settings.deepgramBaseUrl).toBe('ws://127.0.0.1:9');
+    expect(problemsOf({ ...KEY, DEEPGRAM_BASE_URL: 'api.deepgram.com' })).toEqual([
+      'DEEPGRAM_BASE_URL: "api.deepgram.com" is not valid (allowed: a ws://, wss://, http:// or https:// URL)',
+    ]);
   });
 
   it("AGENT_GREETING='' means no greeting; unset means the default greeting", () => {
@@ -392,6 +430,7 @@ describe('secrets', () => {
       contextId: 'default',
       avatar: 'default 512x512@30',
       turnDetection: 'livekit',
+      stt: 'deepgram',
       video: 'auto: speaking 1/1000ms, none while silent, <=1024px q75',
       agentName: 'gemini-avatar',
       backend: 'gemini',

@@ -67,6 +67,12 @@ export type VideoQuality = (typeof VIDEO_QUALITIES)[number];
 /** LiveAvatar's `video_settings.encoding`. */
 export const VIDEO_ENCODINGS = ['VP8', 'H264'] as const;
 export type VideoEncoding = (typeof VIDEO_ENCODINGS)[number];
+/**
+ * Who transcribes the user with TURN_DETECTION=livekit: Deepgram, or Gemini's live transcription
+ * model (`gemini-3.5-transcribe-live`) on the call's own Gemini key or Vertex AI project.
+ */
+export const STT_PROVIDERS = ['deepgram', 'gemini'] as const;
+export type SttProvider = (typeof STT_PROVIDERS)[number];
 /** Longest `max_session_duration` a dispatch may ask for, in seconds (a day). */
 export const MAX_SESSION_SECONDS = 86_400;
 
@@ -226,6 +232,20 @@ export const CALL_FIELDS = {
     allowed: MEDIA_RESOLUTIONS.join(', '),
     kind: 'string',
   },
+  stt: {
+    schema: z.enum(STT_PROVIDERS),
+    env: 'STT',
+    dispatch: 'gemini_realtime_config.stt',
+    allowed:
+      "deepgram (needs DEEPGRAM_API_KEY) or gemini (Gemini's live transcription model, on the call's Gemini key)",
+    kind: 'string',
+  },
+  inputTranscription: {
+    schema: z.boolean(),
+    env: 'GEMINI_INPUT_TRANSCRIPTION',
+    allowed: BOOLEAN_TEXT,
+    kind: 'boolean',
+  },
   avatarId: {
     schema: z.string().regex(ID),
     env: 'AVATAR_ID',
@@ -296,6 +316,16 @@ export interface CallOptions {
   /** Instruction for the first reply; '' means the agent waits for the user. */
   greeting: string;
   avatarId: string;
+  /**
+   * Who transcribes the user with TURN_DETECTION=livekit; unset: Deepgram when the worker has
+   * DEEPGRAM_API_KEY, else Gemini. See sttProvider() in settings.ts.
+   */
+  stt?: SttProvider;
+  /**
+   * Gemini transcribes the user's audio itself; unset: yes with TURN_DETECTION=gemini, no with
+   * livekit (the STT writes the user's transcript, once).
+   */
+  inputTranscription?: boolean;
   /** Which of the user's video tracks Gemini sees; unset: `auto`. See src/config/video.ts. */
   videoInput?: VideoSource;
   /** One frame per this many ms while the user speaks; unset: 1000. */

@@ -21,7 +21,7 @@ import {
 import { ConfigError, showValue } from './errors.ts';
 import { SECRETS_FILE_VAR, keyForSecretId } from './gemini_secrets.ts';
 import { dropUnfitDefaults, modelProblems } from './model_rules.ts';
-import { type Settings, resolveCapabilities } from './settings.ts';
+import { type Settings, resolveCapabilities, sttProblems } from './settings.ts';
 
 export const MAX_METADATA_BYTES = 64 * 1024;
 /** LiveAvatar's temperature for a session that sets none. */
@@ -152,6 +152,9 @@ export function applyDispatchMetadata(base: Settings, metadata: string | undefin
       ? dropUnfitDefaults(merged, capabilities, origins)
       : [];
   if (capabilities) problems.push(...modelProblems(merged, capabilities, origins, base.model));
+  if (origins.stt !== undefined) {
+    problems.push(...sttProblems(merged, origins, base.turnDetection, !!base.deepgramApiKey));
+  }
   if (problems.length > 0 || !capabilities) {
     throw new ConfigError(problems.map((p) => (p.startsWith(PREFIX) ? p : `${PREFIX}: ${p}`)));
   }

@@ -11,6 +11,7 @@ import {
   type CallOptions,
   type FieldOrigins,
   BOOLEAN_TEXT,
+  type SttProvider,
   envBoolean,
   fieldName,
   fieldSpec,
@@ -76,6 +77,8 @@ export interface Settings {
   model: ModelEnvironment;
   turnDetection: TurnDetectionMode;
   deepgramApiKey?: Secret;
+  /** DEEPGRAM_BASE_URL: a proxy or a local stand-in for Deepgram's streaming API. */
+  deepgramBaseUrl?: string;
   contextsDir: string;
   /** '' means automatic dispatch (every new room). */
   agentName: string;
@@ -346,9 +349,11 @@ export function loadSettings(env: Env = process.env): Settings {
 
   const turnDetection = oneOf(env, 'TURN_DETECTION', TURN_DETECTION_MODES, problems) ?? 'gemini';
   const deepgram = text(env, 'DEEPGRAM_API_KEY');
-  if (turnDetection === 'livekit' && !deepgram) {
+  problems.push(...sttProblems(call, {}, turnDetection, !!deepgram));
+  const deepgramBaseUrl = text(env, 'DEEPGRAM_BASE_URL');
+  if (deepgramBaseUrl && !/^(wss?|https?):\/\/[^/]/.test(deepgramBaseUrl)) {
     problems.push(
-      'DEEPGRAM_API_KEY missing: TURN_DETECTION=livekit transcribes the user with Deepgram for the end-of-turn model; set the key or use TURN_DETECTION=gemini',
+      `DEEPGRAM_BASE_URL: ${showValue(deepgramBaseUrl)} is not valid (allowed: a ws://, wss://, http:// or https:// URL)`,
     );
   }
   const dispatch = oneOf(env, 'AGENT_DISPATCH', DISPATCH_MODES, problems) ?? 'explicit';
@@ -375,6 +380,7 @@ export function loadSettings(env: Env = process.env): Settings {
     model,
     turnDetection,
     ...(deepgram ? { deepgramApiKey: new Secret(deepgram) } : {}),
+    ...(deepgramBaseUrl ? { deepgramBaseUrl } : {}),
     contextsDir: text(env, 'CONTEXTS_DIR') ?? DEFAULT_CONTEXTS_DIR,
     agentName:
       dispatch === 'automatic' ? '' : (text(env, 'LIVEKIT_AGENT_NAME') ?? DEFAULT_AGENT_NAME),
@@ -382,6 +388,36 @@ export function loadSettings(env: Env = process.env): Settings {
     avatar,
     liveavatar,
   };
+}
+
+/**
+ * Who transcribes the user with TURN_DETECTION=livekit: the call's choice, else Deepgram when the
+ * worker has its key, else Gemini (a Google key is all the mode then needs).
+ */
+export function sttProvider(settings: Pick<Settings, 'call' | 'deepgramApiKey'>): SttProvider {
+  return settings.call.stt ?? (settings.deepgramApiKey ? 'deepgram' : 'gemini');
+}
+
+/** What is wrong with the call's STT choice, one line each, named as `origins` say. */
+export function sttProblems(
+  call: CallOptions,
+  origins: FieldOrigins,
+  turnDetection: TurnDetectionMode,
+  hasDeepgramKey: boolean,
+): string[] {
+  if (call.stt === undefined) return [];
+  const name = fieldName('stt', origins);
+  if (turnDetection !== 'livekit') {
+    return [
+      `${name}: ${call.stt} is not used: the user is transcribed by an STT only with TURN_DETECTION=livekit (allowed: leave it out, or set TURN_DETECTION=livekit)`,
+    ];
+  }
+  if (call.stt === 'deepgram' && !hasDeepgramKey) {
+    return [
+      `DEEPGRAM_API_KEY missing: ${name}=deepgram transcribes the user with Deepgram; set the key, or use ${name}=gemini (Gemini's live transcription model, on the call's Gemini key)`,
+    ];
+  }
+  return [];
 }
 
 /** Settings as safe to log: secrets redact themselves, the rest is plain data. */
@@ -398,6 +434,7 @@ export function describeSettings(settings: Settings): Record<string, unknown> {
       ? `${call.avatarId} ${settings.avatar.width}x${settings.avatar.height}@${settings.avatar.fps}`
       : 'off',
     turnDetection,
+    ...(turnDetection === 'livekit' ? { stt: sttProvider(settings) } : {}),
     video: describeVideo(videoPlan(settings)),
     mediaResolution: call.mediaResolution,
     googleSearch: call.googleSearch,

@@ -19,6 +19,14 @@ export class CallEventLog {
     session.on(E.UserInputTranscribed, (ev) =>
       this.add('user_transcript', { text: ev.transcript, final: ev.isFinal }),
     );
+    // TURN_DETECTION=livekit: each ruling of the end-of-turn model (below the threshold: held).
+    session.on(E.EotPrediction, (ev) =>
+      this.add('end_of_turn', {
+        probability: ev.probability,
+        threshold: ev.threshold,
+        inference_ms: ev.inferenceDurationMs,
+      }),
+    );
     session.on(E.ConversationItemAdded, (ev) => {
       if (!(ev.item instanceof llm.ChatMessage)) return;
       this.add('message', {

@@ -32,6 +32,11 @@ export interface GeminiRealtimeOptions extends Omit<PluginOptions, 'model' | 've
   recovery?: Partial<RecoveryPolicy>;
   /** Gemini renders the face (rows with `videoOutput`): its setup and its decoded stream. */
   avatar?: AvatarOutput;
+  /**
+   * The user's transcript comes from the call's STT, handed to each session (`sttSegment`,
+   * `sttTurnEnded`) and published by it as this model's user transcript.
+   */
+  userTranscriptsFromStt?: boolean;
 }
 
 export class GeminiRealtimeModel extends google.realtime.RealtimeModel {
@@ -51,6 +56,7 @@ export class GeminiRealtimeModel extends google.realtime.RealtimeModel {
     const base = super.capabilities;
     this.#capabilities = {
       ...base,
+      userTranscription: base.userTranscription || options.userTranscriptsFromStt === true,
       midSessionChatCtxUpdate: row.midSessionClientContent,
       midSessionInstructionsUpdate: row.midSessionClientContent,
     };

@@ -53,6 +53,19 @@ function toolBehavior(settings: Settings): Behavior | undefined {
   return settings.capabilities.blockingTools ? undefined : Behavior.NON_BLOCKING;
 }
 
+/**
+ * Who writes the user's transcript. With TURN_DETECTION=livekit the call's STT does (once per
+ * turn), and Gemini's input transcription is off unless GEMINI_INPUT_TRANSCRIPTION asks for it;
+ * with Gemini's turn detection Gemini does, unless GEMINI_INPUT_TRANSCRIPTION=false.
+ */
+function userTranscripts(
+  settings: Settings,
+): Pick<GeminiRealtimeOptions, 'inputAudioTranscription' | 'userTranscriptsFromStt'> {
+  const livekit = settings.turnDetection === 'livekit';
+  if (settings.call.inputTranscription ?? !livekit) return {};
+  return { inputAudioTranscription: null, ...(livekit ? { userTranscriptsFromStt: true } : {}) };
+}
+
 export interface RealtimeModelOverrides {
   instructions: string;
   connOptions?: APIConnectOptions;
@@ -89,6 +102,7 @@ export function realtimeOptions(
     ...(settings.turnDetection === 'livekit'
       ? { realtimeInputConfig: { automaticActivityDetection: { disabled: true } } }
       : {}),
+    ...userTranscripts(settings),
     ...(g.apiKey ? { apiKey: g.apiKey.reveal() } : {}),
     // Pinned to the SDK's Vertex default: for affective dialog and proactivity the plugin picks
     // v1alpha, which only the Gemini API has (Vertex takes both on v1beta1).

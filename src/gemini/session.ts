@@ -15,7 +15,11 @@
  *   next point between turns (go_away.ts); a turn with no audio, or a question a fault cut, is
  *   asked again (turn_reask.ts); function results whose connection was lost go as text
  *   (lost_tool_calls.ts); frames that are not JSON are dropped;
- * - the user's video frames (`sendVideoFrame`) and microphone listeners for the video sampler.
+ * - the user's video frames (`sendVideoFrame`) and microphone listeners for the video sampler;
+ * - client-detected turns (TURN_DETECTION=livekit): each user turn is `activityStart`, its audio
+ *   (from a lead-in held before the framework's VAD opened it) and `activityEnd`, which alone asks
+ *   for the answer (user_activity.ts); the call's STT transcript is published as the user's
+ *   (stt_transcripts.ts).
  */
 import {
   ActivityHandling,
@@ -42,9 +46,11 @@ import { MicBuffer } from './mic_buffer.ts';
 import { isRuleClose } from './recovery_policy.ts';
 import { type RecoveryPolicy, SessionRecovery } from './session_recovery.ts';
 import { type LiveSetupOptions, liveConnectConfig, setupExtras } from './setup_config.ts';
+import { type SttSegment, SttTranscripts } from './stt_transcripts.ts';
 import { TurnReAsk } from './turn_reask.ts';
 import { type Outgoing, historySeed, instructionsUpdate, replyRequest } from './turn_routes.ts';
 import { METRICS_LABEL, realtimeMetrics } from './usage_metrics.ts';
+import { UserActivity } from './user_activity.ts';
 import { WireLog } from './wire_log.ts';
 
 const OUTPUT_SAMPLE_RATE = 24_000;
@@ -74,6 +80,8 @@ export interface SessionHost {
 interface PendingReply {
   future: Future<llm.GenerationCreatedEvent>;
   timer: NodeJS.Timeout;
+  /** Asked for by the end of a client-marked user turn (`activityEnd` alone). */
+  turnEnd?: boolean;
 }
 
 export class GeminiLiveSession extends llm.RealtimeSession {
@@ -109,7 +117,10 @@ export class GeminiLiveSession extends llm.RealtimeSession {
   #discarding = false;
   /** After an interruption, the user's next typed words go as realtime text (they preempt). */
   #interruptText = false;
-  #inUserActivity = false;
+  /** The user's turns as the client marks them, when Gemini's activity detection is off. */
+  readonly #activity: UserActivity;
+  /** The user's transcript from the call's STT (Gemini's input transcription off). */
+  readonly #sttTranscripts = new SttTranscripts();
   /**
    * The model reports background work in progress (`interactionStatus: IN_PROGRESS`, on rows
    * whose reply ends at IDLE): what it says next continues the same interaction.
@@ -147,6 +158,9 @@ export class GeminiLiveSession extends llm.RealtimeSession {
       ...this.#o.recovery,
     });
     this.#mic = new MicBuffer(this.recovery.policy.micBufferMs);
+    this.#activity = new UserActivity(
+      this.#o.realtimeInputConfig?.automaticActivityDetection?.disabled === true,
+    );
     this.#history = new HistoryRestore(this.#row);
     this.#reAsk = new TurnReAsk(this.#row, (m) => this.#send(m), this.recovery.stats);
     this.#lostCalls = new LostToolCalls(this.#row, this.#reAsk, this.recovery.stats);
@@ -226,8 +240,8 @@ export class GeminiLiveSession extends llm.RealtimeSession {
   pushAudio(frame: AudioFrame): void {
     this.#host.inputAudio(frame);
     if (this.#blockedByTools()) return; // the model takes no input during a BLOCKING call
-    if (!this.#live) return this.#mic.push(frame);
-    this.#sendAudio(frame);
+    if (this.#activity.hold(frame)) return; // between client-marked turns: only the lead-in counts
+    this.#sendOrHold(frame);
   }
 
   async generateReply(
@@ -258,18 +272,41 @@ export class GeminiLiveSession extends llm.RealtimeSession {
       .finally(() => options.signal?.removeEventListener('abort', onAbort))
       .catch(() => undefined);
 
-    if (this.#inUserActivity) {
-      this.#inUserActivity = false;
-      this.#send({ type: 'activity_end' });
+    const userText = this.#pendingUserText.splice(0);
+    // The end of a client-marked user turn asks for the answer by itself, on every row (Google's
+    // live guide sends nothing after activityEnd); an extra text turn would ask a second time.
+    const endedTurn = this.#activity.close();
+    if (endedTurn) this.#send({ type: 'activity_end' });
+    if (!endedTurn || instructions || userText.length > 0) {
+      this.#send(replyRequest(this.#row, instructions, userText));
+    } else if (this.#pendingReply?.future === future) {
+      this.#pendingReply.turnEnd = true;
     }
-    this.#send(replyRequest(this.#row, instructions, this.#pendingUserText.splice(0)));
     return future.await;
   }
 
   override startUserActivity(): void {
-    if (!this.#manualActivityDetection || this.#blockedByTools() || this.#inUserActivity) return;
-    this.#inUserActivity = true;
-    this.#send({ type: 'activity_start' });
+    if (this.#blockedByTools()) return;
+    this.#openActivity();
+  }
+
+  /**
+   * The user's words from the call's STT, as they come (see stt_transcripts.ts). Ignored when
+   * Gemini transcribes the user itself.
+   */
+  sttSegment(segment: SttSegment): void {
+    if (this.#o.inputAudioTranscription) return;
+    const event = this.#sttTranscripts.heard(segment);
+    if (event) this.emit('input_audio_transcription_completed', event);
+  }
+
+  /** The user's turn ended with `transcript` (the STT's, as the end-of-turn decision saw it). */
+  sttTurnEnded(transcript: string): void {
+    if (this.#o.inputAudioTranscription) return;
+    const event = this.#sttTranscripts.ended(transcript);
+    if (!event) return;
+    this.#chatCtx.addMessage({ role: 'user', content: event.transcript, id: event.itemId });
+    this.emit('input_audio_transcription_completed', event);
   }
 
   async interrupt(): Promise<void> {
@@ -289,7 +326,14 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     // Gemini keeps no server-side audio to cut; the framework truncates its own transcript.
   }
 
-  async commitAudio(): Promise<void> {}
+  /**
+   * The framework decided the user's turn ended (its reply follows with `generateReply`). A turn
+   * its VAD never opened (no interruption allowed yet, e.g. during the echo-cancellation warm-up)
+   * is opened now, so the `activityEnd` that follows closes a turn with the user's audio in it.
+   */
+  async commitAudio(): Promise<void> {
+    if (!this.#blockedByTools()) this.#openActivity();
+  }
 
   async clearAudio(): Promise<void> {}
 
@@ -410,6 +454,10 @@ export class GeminiLiveSession extends llm.RealtimeSession {
       this.#log.info({ model: this.#row.id }, 'asking again for the turn the fault cut');
       this.#reAsk.askAgain(lost);
     }
+    // A user turn open when the last socket closed goes on here: the new socket must hear it open.
+    if (this.#activity.isOpen && !this.#outbox.some((m) => m.type === 'activity_start')) {
+      this.#send({ type: 'activity_start' });
+    }
     for (const message of this.#outbox.splice(0)) this.#send(message);
     this.#flushMic();
   }
@@ -440,9 +488,14 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     const pending = new Map(this.#toolCalls);
     this.#lostCalls.connectionLost(attempt.calls, pending);
     this.#toolCalls.clear();
+    if (pending.size > 0) return;
     const gen = this.#generation;
-    if (gen && !gen.done && !gen.hasOutput && pending.size === 0) {
-      this.#lostTurn = gen.inputTranscription.trim();
+    if (gen && !gen.done && !gen.hasOutput) {
+      // Gemini's transcript of the turn, or the STT's when Gemini does not transcribe.
+      this.#lostTurn = (gen.inputTranscription || this.#sttTranscripts.lastTurn).trim();
+    } else if (this.#pendingReply?.turnEnd && (!gen || gen.done)) {
+      // A client-marked turn ended and the socket went down before any answer began.
+      this.#lostTurn = this.#sttTranscripts.lastTurn;
     }
   }
 
@@ -530,6 +583,20 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     }
   }
 
+  /** Open a client-marked user turn: `activityStart`, then the audio held before it. */
+  #openActivity(): void {
+    const leadIn = this.#activity.open();
+    if (!leadIn) return;
+    this.#send({ type: 'activity_start' });
+    for (const frame of leadIn) this.#sendOrHold(frame);
+  }
+
+  /** Microphone audio: to the model now, or held while the socket is down. */
+  #sendOrHold(frame: AudioFrame): void {
+    if (!this.#live) return this.#mic.push(frame);
+    this.#sendAudio(frame);
+  }
+
   #sendAudio(frame: AudioFrame): void {
     for (const data of this.#input.push(frame)) {
       try {
@@ -610,10 +677,6 @@ export class GeminiLiveSession extends llm.RealtimeSession {
     return this.#row.defaultToolBehavior === 'non_blocking'
       ? Behavior.NON_BLOCKING
       : Behavior.BLOCKING;
-  }
-
-  get #manualActivityDetection(): boolean {
-    return this.#o.realtimeInputConfig?.automaticActivityDetection?.disabled === true;
   }
 
   async #historyTurns(chatCtx: llm.ChatContext): Promise<Content[]> {

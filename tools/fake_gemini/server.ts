@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { Slicer, avatarClip } from './avatar_stream.ts';
+import { interimText } from '../fake_transcripts.ts';
 import {
   CLOSE_REASONS,
   type FaultAction,
@@ -172,8 +173,12 @@ export type Backend = 'gemini' | 'vertex';
  * - `live_3_8_thinking`: as `live_3_8` (Gemini API), plus a required thinking level
  *   (low/medium/high), NON_BLOCKING declarations only, no response scheduling; speaks a filler
  *   before a function call and marks the end of an interaction with `interactionStatus: IDLE`.
+ * - `transcribe`: Google's live transcription model (ai.google.dev/gemini-api/docs/live-api/
+ *   live-transcribe): TEXT responses and `inputAudioTranscription` only; no replies, but
+ *   `interimInputTranscription` while the user speaks and `inputTranscription` when a speech turn
+ *   finishes (server VAD, `audioStreamEnd`, or the client's `activityEnd`).
  */
-type Family = 'native_audio_2_5' | 'live_3_1' | 'live_3_8' | 'live_3_8_thinking';
+type Family = 'native_audio_2_5' | 'live_3_1' | 'live_3_8' | 'live_3_8_thinking' | 'transcribe';
 type LogEntry = { conn: number; at: number; msg: Json };
 
 /** Google's server-side model list, as far as the fake knows it. */
@@ -188,6 +193,7 @@ const SERVER_MODELS: Readonly<Record<string, ServerModel>> = {
   'gemini-3.1-flash-live-preview': { family: 'live_3_1', backends: ['gemini'] },
   'gemini-3.8-live': { family: 'live_3_8', backends: ['gemini', 'vertex'] },
   'gemini-3.8-live-extended-thinking': { family: 'live_3_8_thinking', backends: ['gemini'] },
+  'gemini-3.5-transcribe-live': { family: 'transcribe', backends: ['gemini', 'vertex'] },
   // Test-only: no real Live model refuses video; this one stands in for one that would (1007).
   'fake-live-audio-only': { ...NATIVE_AUDIO_2_5, video: false },
 };
@@ -396,8 +402,29 @@ function customizedAvatarProblem(custom: Json): string | undefined {
   return undefined;
 }
 
+/** An interim transcript at most this often, in audio time (live transcription model). */
+export const INTERIM_TRANSCRIPT_EVERY_MS = 250;
+const TRANSCRIPTION_MODES = new Set(['VERBATIM', 'SMART']);
+
+/** The live transcription model answers in TEXT only, and transcribes only when asked to. */
+const transcribeSetup: SetupRule = ({ setup, id, family }) => {
+  if (family !== 'transcribe') return undefined;
+  const modalities: unknown = setup.generationConfig?.responseModalities;
+  if (!Array.isArray(modalities) || modalities.length !== 1 || modalities[0] !== 'TEXT') {
+    return `The requested combination of response modalities (${String(modalities)}) is not supported by the model models/${id}.`;
+  }
+  const config = setup.inputAudioTranscription;
+  if (config === undefined) return `models/${id} needs input_audio_transcription.`;
+  if (config.mode !== undefined && !TRANSCRIPTION_MODES.has(config.mode)) {
+    return `Invalid value at 'setup.input_audio_transcription.mode' (${String(config.mode).slice(0, 30)})`;
+  }
+  if (setup.tools !== undefined) return `Tools are not supported for models/${id}.`;
+  return undefined;
+};
+
 const SETUP_RULES: readonly SetupRule[] = [
   unknownSetupField,
+  transcribeSetup,
   alphaOnlyFields,
   thinkingConfig,
   mediaResolution,
@@ -567,12 +594,28 @@ type SpeechEvent = { type: 'start' } | { type: 'end'; speechMs: number };
 
 /** Deterministic energy VAD over received samples (time = audio time, never wall-clock). */
 export class SpeechDetector {
+  /** Silence that ends a turn (default SPEECH_END_SILENCE_MS). */
+  readonly endSilenceMs: number;
   #pending = new Int16Array(0);
   #voicedMs = 0;
   #spanMs = 0;
   #lastVoicedSpanMs = 0;
   #silenceMs = 0;
   #speaking = false;
+
+  constructor(endSilenceMs = SPEECH_END_SILENCE_MS) {
+    this.endSilenceMs = endSilenceMs;
+  }
+
+  /** A turn started and has not ended. */
+  get speaking(): boolean {
+    return this.#speaking;
+  }
+
+  /** The current turn so far, from its first voiced frame to its last (0 between turns). */
+  get speechMs(): number {
+    return this.#lastVoicedSpanMs;
+  }
 
   push(samples: Int16Array, sampleRate: number): SpeechEvent[] {
     const frame = Math.max(1, Math.round((sampleRate * VAD_FRAME_MS) / 1000));
@@ -613,7 +656,7 @@ export class SpeechDetector {
       return { type: 'start' };
     }
     this.#silenceMs += VAD_FRAME_MS;
-    if (this.#silenceMs < SPEECH_END_SILENCE_MS) return undefined;
+    if (this.#silenceMs < this.endSilenceMs) return undefined;
     return this.flush()[0]; // a sub-minimum blip just resets
   }
 
@@ -692,7 +735,10 @@ class LiveSession {
   #deferredTurn?: { fields: Omit<FakeTurn, 'connection'>; prompt: PromptUsage };
   #pendingCall?: { id: string; name: string; turn: FakeTurn; nonBlocking: boolean };
   #detector = new SpeechDetector();
-  #manualActivity?: { audioMs: number };
+  /** A client-marked activity: its audio, and an energy detector over it for the voiced span. */
+  #manualActivity?: { audioMs: number; voice: SpeechDetector };
+  /** Live transcription: the speech (ms) the last interim transcript covered. */
+  #interimAtMs = 0;
   #calls = 0;
   #handles = 0;
   #timers = new Map<NodeJS.Timeout, () => void>();
@@ -931,8 +977,22 @@ class LiveSession {
     const rate = pcmRate(blob?.mimeType);
     if (rate === undefined) return; // images/video: nothing to hear
     const samples = decodePcm16(blob.data);
-    if (!this.#manualDetection()) return this.#onSpeechEvents(this.#detector.push(samples, rate));
-    if (this.#manualActivity) this.#manualActivity.audioMs += (samples.length * 1000) / rate;
+    if (!this.#manualDetection()) this.#onSpeechEvents(this.#detector.push(samples, rate));
+    else if (this.#manualActivity) {
+      this.#manualActivity.audioMs += (samples.length * 1000) / rate;
+      this.#manualActivity.voice.push(samples, rate);
+    }
+    if (this.#family === 'transcribe') this.#interimTranscript();
+  }
+
+  /** Live transcription: the turn so far, while the user speaks. */
+  #interimTranscript(): void {
+    const speechMs = this.#manualActivity?.voice.speechMs ?? this.#detector.speechMs;
+    if (speechMs === 0 || speechMs - this.#interimAtMs < INTERIM_TRANSCRIPT_EVERY_MS) return;
+    this.#interimAtMs = speechMs;
+    const turnIndex = this.conn.turns.length;
+    const text = interimText(this.#host.options.transcribe({ turnIndex, speechMs }), speechMs);
+    if (text) this.#send({ serverContent: { interimInputTranscription: { text } } });
   }
 
   #onSpeechEvents(events: SpeechEvent[]): void {
@@ -946,20 +1006,37 @@ class LiveSession {
   #onActivityStart(): void {
     if (!this.#manualDetection()) return;
     this.#interrupt();
-    this.#manualActivity = { audioMs: 0 };
+    // The activity's speech: from its first voiced frame to its last, however long the pauses.
+    this.#manualActivity = { audioMs: 0, voice: new SpeechDetector(Infinity) };
   }
 
   #onActivityEnd(): void {
     const activity = this.#manualActivity;
     this.#manualActivity = undefined;
-    if (activity && activity.audioMs > 0) this.#spokenTurn(Math.round(activity.audioMs));
+    // Only the activity counts toward the turn; with no speech in it, the whole activity does.
+    if (activity && activity.audioMs > 0) {
+      this.#spokenTurn(Math.round(activity.voice.speechMs || activity.audioMs));
+    }
   }
 
   #spokenTurn(speechMs: number): void {
     const text = this.#host.options.transcribe({ turnIndex: this.conn.turns.length, speechMs });
+    if (this.#family === 'transcribe') return this.#finalTranscript(text, speechMs);
     if (this.conn.setup.inputAudioTranscription)
       this.#send({ serverContent: { inputTranscription: { text } } });
     this.#userTurn({ source: 'audio', text, speechMs }, { audioMs: speechMs });
+  }
+
+  /**
+   * Live transcription: the finished speech turn's transcript. (The docs name no message after it;
+   * `turnComplete` closes the turn as on the Live models, inferred.)
+   */
+  #finalTranscript(text: string, speechMs: number): void {
+    this.#interimAtMs = 0;
+    this.conn.turns.push({ source: 'audio', text, speechMs, connection: this.conn });
+    this.#send({ serverContent: { inputTranscription: { text } } });
+    this.#send({ serverContent: { turnComplete: true } });
+    this.#host.notify();
   }
 
   #onClientContent(content: Json): void {
