@@ -16,7 +16,7 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { Slicer, avatarClip } from './avatar_stream.ts';
 import { interimText } from '../fake_transcripts.ts';
-import { type WireKind, checkClientMessage } from './wire_schema.ts';
+import { type WireKind, checkClientMessage, clientMessageKind } from './wire_schema.ts';
 import {
   CLOSE_REASONS,
   type FaultAction,
@@ -773,20 +773,21 @@ class LiveSession {
     this.#host.log('received', this.conn.index, msg);
     if (this.conn.setup === undefined) return this.#onSetup(msg);
     const keys = Object.keys(msg);
-    const [kind] = keys;
+    const [field] = keys;
     if (keys.length !== 1)
       return this.#fail(
         1007,
         `Invalid JSON payload received. Expected one message field, got ${keys.length}.`,
       );
+    const kind = clientMessageKind(field!);
     if (kind === 'contextUpdate') return; // newer SDK message; accepted and only logged
-    if (kind !== 'realtimeInput' && kind !== 'clientContent' && kind !== 'toolResponse') {
+    if (kind === undefined || kind === 'setup') {
       return this.#fail(
         1007,
-        `Invalid JSON payload received. Unknown name "${kind}": Cannot find field.`,
+        `Invalid JSON payload received. Unknown name "${field}": Cannot find field.`,
       );
     }
-    const body = this.#parsed(kind, msg[kind] ?? {});
+    const body = this.#parsed(kind, msg[field!] ?? {});
     if (body === undefined) return;
     if (kind === 'realtimeInput') return this.#onRealtimeInput(body);
     if (kind === 'clientContent') return this.#onClientContent(body);

@@ -37,7 +37,8 @@ const INVALID = 'invalid:'; // + the proto type: "Invalid value at '<path>' (<ty
 const TEXT = 'text:'; // + a sentence with a {path} placeholder
 
 /** A proto message or enum type as Google names it in errors; `{pkg}` is the backend's package. */
-const typeUrl = (name: string): string => `type.googleapis.com/{pkg}.${name}`;
+const typeUrl = (name: string): string =>
+  `type.googleapis.com/${name.startsWith('google.protobuf.') ? '' : '{pkg}.'}${name}`;
 
 function scalar(type: string, test: (v: unknown) => boolean): z.ZodType {
   return z.custom<unknown>(test, { error: () => INVALID + type });
@@ -587,6 +588,19 @@ const SCHEMAS: Record<WireBackend, Record<WireKind, z.ZodType>> = {
   gemini: buildSchemas('gemini'),
   vertex: buildSchemas('vertex'),
 };
+
+const KINDS: readonly (WireKind | 'contextUpdate')[] = [
+  'setup',
+  'clientContent',
+  'realtimeInput',
+  'toolResponse',
+  'contextUpdate',
+];
+
+/** What a client message's one field (by JSON or proto name) carries; undefined: no such field. */
+export function clientMessageKind(field: string): WireKind | 'contextUpdate' | undefined {
+  return KINDS.find((kind) => kind === field || snake(kind) === field);
+}
 
 /** The proto package a backend's errors name types in. */
 function protoPackage(backend: WireBackend, apiVersion: string): string {
