@@ -1,8 +1,8 @@
 /**
  * End to end, offline: the agent's session (src/session.ts), our Gemini session over the real
  * @google/genai, against the fake Gemini Live server, which closes the socket with 1007 on
- * anything the model's rules forbid. Run for every Gemini API row (3.8, 3.8 extended thinking,
- * 3.1, 2.5).
+ * anything Google's schema or the model's rules forbid. Run for every Gemini API row (3.8, 3.8
+ * extended thinking, 3.1, 2.5).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_GREETING } from '../src/config/settings.ts';
