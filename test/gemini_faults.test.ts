@@ -497,12 +497,14 @@ describe.concurrent.each(E2E_MODELS)(
 
 describe.concurrent.each(E2E_MODELS)('$family setup timeout', ({ id }) => {
   it('abandons a setup that never completes and connects again', async (ctx) => {
+    // A setup timeout well above a normal setup's time on a loaded machine (a reconnect that
+    // timed out too would show as a third connection), and a first setup that never completes.
     const call = await startCall(
       ctx,
       id,
-      [{ at: 'setup', do: { type: 'delay_setup', ms: 1000 } }],
+      [{ at: 'setup', do: { type: 'delay_setup', ms: 60_000 } }],
       {
-        connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 400 },
+        connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 2000 },
       },
     );
     expect(await call.turn()).toBe('reply to words 1');
