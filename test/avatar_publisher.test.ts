@@ -193,11 +193,15 @@ describe('AvatarPublisher: A/V offset through a real AudioSource (no room)', () 
     // fails.
     // Frames rendered while this process's loop was stalled (a loaded machine) are left out: the
     // audio-exit monitor reads the source's output on the same loop and notes it late then.
-    const clock = clockOffsets(frames, monitor)
-      .filter((c) => loop.stalledMs(c.at - 2 * FRAME_MS, c.at + FRAME_MS) === 0)
+    const whileSpeaking = clockOffsets(frames, monitor);
+    expect(whileSpeaking.length).toBeGreaterThan(200);
+    const clock = whileSpeaking
+      .filter((c) => loop.stalledMs(c.at - FRAME_MS, c.at) === 0)
       .map((c) => c.offsetMs);
-    console.log(`clock offset (frame audioMs minus audio leaving), ms: ${describeMs(clock)}`);
-    expect(clock.length).toBeGreaterThan(200);
+    console.log(
+      `clock offset (frame audioMs minus audio leaving), ms: ${describeMs(clock)}; ${whileSpeaking.length - clock.length} frames in loop stalls left out`,
+    );
+    expect(clock.length).toBeGreaterThan(whileSpeaking.length / 2);
     expect(percentile(clock, 1)).toBeGreaterThanOrEqual(-6);
     expect(percentile(clock, 99)).toBeLessThanOrEqual(20);
   });
