@@ -106,7 +106,9 @@ describe('video input to Gemini', () => {
     );
     expect(silent.length).toBeGreaterThanOrEqual(2);
     expect(silent.length).toBeLessThanOrEqual(4);
-    for (const gap of gaps(silent)) expect(gap).toBeGreaterThanOrEqual(950);
+    // Arrival gaps: a frame held up by its encode or a busy loop shortens the gap after it by as
+    // much; 900 ms still fails a faster idle rate (the next step down is 500 ms).
+    for (const gap of gaps(silent)) expect(gap).toBeGreaterThanOrEqual(900);
     expect(speaking.length).toBeGreaterThanOrEqual(6);
     expect(median(gaps(speaking))).toBeGreaterThanOrEqual(240);
     expect(median(gaps(speaking))).toBeLessThanOrEqual(400);
