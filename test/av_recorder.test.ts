@@ -391,8 +391,9 @@ describe('AvRecorder on a real AvatarPublisher sink', () => {
 
   it('never records audio an interruption dropped', () => {
     const rec = audio.samples;
-    // A real cut: at least 100 ms was queued and dropped.
-    expect(pushed2 - played2).toBeGreaterThan(0.1 * RATE);
+    // A real cut: audio was queued and dropped (~200 ms on a quiet machine; a loaded one keeps
+    // less queued), at least the 20 ms looked for below.
+    expect(pushed2 - played2).toBeGreaterThan(0.02 * RATE);
     const second = findWithGaps(rec, burst2.subarray(0, played2));
     expect(second.start).toBeGreaterThan(0);
     const third = findWithGaps(rec, burst3, second.end);
