@@ -29,7 +29,7 @@ import {
   startHarnessFor,
   unscriptedCloses,
 } from './support/call_harness.ts';
-import { LoopWatch } from './support/loop_watch.ts';
+import { LoopWatch, REAL_TIME_RETRY } from './support/loop_watch.ts';
 import { replyPcm16, tonePcm16 } from '../tools/fake_gemini/server.ts';
 
 const RATE = 24_000;
@@ -384,73 +384,77 @@ describe('avatar: interruption storm', () => {
     expect(finished.filter((f) => f.interrupted).length).toBeGreaterThanOrEqual(TARGET);
   }, 60_000);
 
-  it('AgentSession: session.interrupt() during replies from the fake Gemini, then a reply in full', async (ctx) => {
-    const { sink, frames } = await startPublisher(ctx);
-    const log = new PlayoutLog(sink);
-    const h = await startHarnessFor(ctx, {
-      env: { GEMINI_MODEL: E2E_MODELS[0].id, AGENT_GREETING: '' },
-      speaker: sink,
-      fake: {
-        paceFactor: 4,
-        respond: (turn) => ({ text: turn.text, audioMs: /last/.test(turn.text) ? 600 : 3_000 }),
-      },
-    });
-    const { session } = h.call.call;
-    const random = prng(77);
-    const N = 70;
-    let early = 0;
-    let duringSpeech = 0;
-    const t0 = performance.now();
-    for (let i = 0; i < N; i++) {
-      const started = log.started.length;
-      const reply = session.generateReply({ instructions: `say ${i}` });
-      if (random() < 0.15) {
-        // Before its audio: the reply may or may not have reached the sink.
-        early++;
-      } else {
-        await h.fake.waitFor(() => log.started.length > started, 5_000, `reply ${i} playing`);
-        await sleep(150 * random());
-        // While it speaks (a loaded machine can let the source's 200 ms queue run dry for a
-        // moment while the reply streams in: wait for its audio again rather than miss).
-        await h.fake.waitFor(() => sink.speaking, 5_000, `reply ${i} speaking`);
-        duringSpeech++;
+  it(
+    'AgentSession: session.interrupt() during replies from the fake Gemini, then a reply in full',
+    { ...REAL_TIME_RETRY, timeout: 40_000 },
+    async (ctx) => {
+      const { sink, frames } = await startPublisher(ctx);
+      const log = new PlayoutLog(sink);
+      const h = await startHarnessFor(ctx, {
+        env: { GEMINI_MODEL: E2E_MODELS[0].id, AGENT_GREETING: '' },
+        speaker: sink,
+        fake: {
+          paceFactor: 4,
+          respond: (turn) => ({ text: turn.text, audioMs: /last/.test(turn.text) ? 600 : 3_000 }),
+        },
+      });
+      const { session } = h.call.call;
+      const random = prng(77);
+      const N = 70;
+      let early = 0;
+      let duringSpeech = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < N; i++) {
+        const started = log.started.length;
+        const reply = session.generateReply({ instructions: `say ${i}` });
+        if (random() < 0.15) {
+          // Before its audio: the reply may or may not have reached the sink.
+          early++;
+        } else {
+          await h.fake.waitFor(() => log.started.length > started, 5_000, `reply ${i} playing`);
+          await sleep(150 * random());
+          // While it speaks (a loaded machine can let the source's 200 ms queue run dry for a
+          // moment while the reply streams in: wait for its audio again rather than miss).
+          await h.fake.waitFor(() => sink.speaking, 5_000, `reply ${i} speaking`);
+          duringSpeech++;
+        }
+        await withTimeout(session.interrupt().await, 5_000, `reply ${i}: interrupt`);
+        await withTimeout(reply.waitForPlayout(), 5_000, `reply ${i}: interrupted playout`);
       }
-      await withTimeout(session.interrupt().await, 5_000, `reply ${i}: interrupt`);
-      await withTimeout(reply.waitForPlayout(), 5_000, `reply ${i}: interrupted playout`);
-    }
-    const stormMs = performance.now() - t0;
-    const lastClear = log.clears.at(-1)!;
-    await sleep(150);
-    const after = frames.filter((f) => f.at > lastClear);
-    await withTimeout(
-      session.generateReply({ instructions: 'say last' }).waitForPlayout(),
-      5_000,
-      'last reply: playout',
-    );
-    const lastDone = log.finished.at(-1)!.at;
-    await sleep(150);
+      const stormMs = performance.now() - t0;
+      const lastClear = log.clears.at(-1)!;
+      await sleep(150);
+      const after = frames.filter((f) => f.at > lastClear);
+      await withTimeout(
+        session.generateReply({ instructions: 'say last' }).waitForPlayout(),
+        5_000,
+        'last reply: playout',
+      );
+      const lastDone = log.finished.at(-1)!.at;
+      await sleep(150);
 
-    const segments = sink.capturedPlayoutSegments;
-    console.log(
-      `session storm: ${N} session.interrupt() calls, ${duringSpeech} during speech, ${early} before any audio; ` +
-        `${segments} segments, ${log.finished.length} playback-finished ` +
-        `(${log.finished.filter((f) => f.interrupted).length} interrupted); ${(stormMs / 1000).toFixed(1)} s`,
-    );
-    // Every reply that reached the sink ended with one playback-finished: interrupted, at a
-    // position within what had arrived; the last one played in full.
-    log.expectOnePerSegment(segments);
-    expect(segments).toBeGreaterThanOrEqual(duringSpeech + 1);
-    expect(segments).toBeLessThanOrEqual(N + 1);
-    const cut = log.finished.slice(0, -1);
-    expect(cut.filter((f) => !f.interrupted)).toEqual([]);
-    expect(cut.filter((f) => !(f.position >= 0 && f.position <= 3))).toEqual([]);
-    expect(log.finished.at(-1)).toMatchObject({ position: 0.6, interrupted: false });
-    expect(after.length).toBeGreaterThanOrEqual(3);
-    expect(notAtRest(after)).toEqual([]);
-    expect(openShare(between(frames, log.started.at(-1)!, lastDone))).toBeGreaterThan(0.3);
-    expect(notAtRest(frames.filter((f) => f.at > lastDone))).toEqual([]);
-    expect(session.agentState).toBe('listening');
-    expect(h.fake.connections).toHaveLength(1);
-    expect(unscriptedCloses(h.fake)).toEqual([]);
-  }, 40_000);
+      const segments = sink.capturedPlayoutSegments;
+      console.log(
+        `session storm: ${N} session.interrupt() calls, ${duringSpeech} during speech, ${early} before any audio; ` +
+          `${segments} segments, ${log.finished.length} playback-finished ` +
+          `(${log.finished.filter((f) => f.interrupted).length} interrupted); ${(stormMs / 1000).toFixed(1)} s`,
+      );
+      // Every reply that reached the sink ended with one playback-finished: interrupted, at a
+      // position within what had arrived; the last one played in full.
+      log.expectOnePerSegment(segments);
+      expect(segments).toBeGreaterThanOrEqual(duringSpeech + 1);
+      expect(segments).toBeLessThanOrEqual(N + 1);
+      const cut = log.finished.slice(0, -1);
+      expect(cut.filter((f) => !f.interrupted)).toEqual([]);
+      expect(cut.filter((f) => !(f.position >= 0 && f.position <= 3))).toEqual([]);
+      expect(log.finished.at(-1)).toMatchObject({ position: 0.6, interrupted: false });
+      expect(after.length).toBeGreaterThanOrEqual(3);
+      expect(notAtRest(after)).toEqual([]);
+      expect(openShare(between(frames, log.started.at(-1)!, lastDone))).toBeGreaterThan(0.3);
+      expect(notAtRest(frames.filter((f) => f.at > lastDone))).toEqual([]);
+      expect(session.agentState).toBe('listening');
+      expect(h.fake.connections).toHaveLength(1);
+      expect(unscriptedCloses(h.fake)).toEqual([]);
+    },
+  );
 });

@@ -12,7 +12,7 @@ import { initializeLogger, voice } from '@livekit/agents';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AudioTap, AvatarAudioSink } from '../src/avatar/audio_sink.ts';
 import { AudioExitMonitor, percentile, prng, pushSegment, sleep } from '../bench/av_offset.ts';
-import { LoopWatch } from './support/loop_watch.ts';
+import { LoopWatch, REAL_TIME_RETRY } from './support/loop_watch.ts';
 
 const RATE = 24_000;
 const QUEUE_MS = 200;
@@ -219,86 +219,93 @@ describe('AvatarAudioSink: normal playout', () => {
 });
 
 describe('AvatarAudioSink: interruption', () => {
-  it('reports the position really played when cleared at random points (60 seeded trials)', async () => {
-    const { loop, sink, monitor, tap, finished } = harness();
-    const random = prng(2024);
-    const wallErrors: number[] = [];
-    const sourceErrors: number[] = [];
-    let interrupted = 0;
-    for (let trial = 0; trial < 60; trial++) {
-      const label = `trial ${trial}`;
-      const durationMs = 300 + 900 * random();
-      const audio = segmentAudio(durationMs, 1);
-      const segmentMs = (audio.length * 1000) / RATE;
-      const waitMs = (segmentMs + 150) * random();
-      // Framework order: the forwarding stops, flushes, then clearBuffer(). Direct order: a
-      // clearBuffer() lands while a capture is in flight, the flush follows.
-      const frameworkOrder = random() < 0.5;
-      const before = finished().length;
-      const tapStart = tap.length;
-      const chunkStart = monitor.chunks.length;
+  it(
+    'reports the position really played when cleared at random points (60 seeded trials)',
+    { ...REAL_TIME_RETRY, timeout: 120_000 },
+    async () => {
+      const { loop, sink, monitor, tap, finished } = harness();
+      const random = prng(2024);
+      const wallErrors: number[] = [];
+      const sourceErrors: number[] = [];
+      let interrupted = 0;
+      for (let trial = 0; trial < 60; trial++) {
+        const label = `trial ${trial}`;
+        const durationMs = 300 + 900 * random();
+        const audio = segmentAudio(durationMs, 1);
+        const segmentMs = (audio.length * 1000) / RATE;
+        const waitMs = (segmentMs + 150) * random();
+        // Framework order: the forwarding stops, flushes, then clearBuffer(). Direct order: a
+        // clearBuffer() lands while a capture is in flight, the flush follows.
+        const frameworkOrder = random() < 0.5;
+        const before = finished().length;
+        const tapStart = tap.length;
+        const chunkStart = monitor.chunks.length;
 
-      let stop = false;
-      const t0 = performance.now();
-      const push = pushSegment(sink, audio, framesOf(random), () => stop);
-      await sleep(waitMs);
-      stop = true;
-      if (frameworkOrder) await withTimeout(push, 1_000, `${label}: capture`);
-      const clearedAt = performance.now();
-      sink.clearBuffer();
-      await withTimeout(push, 1_000, `${label}: capture`);
+        let stop = false;
+        const t0 = performance.now();
+        const push = pushSegment(sink, audio, framesOf(random), () => stop);
+        await sleep(waitMs);
+        stop = true;
+        if (frameworkOrder) await withTimeout(push, 1_000, `${label}: capture`);
+        const clearedAt = performance.now();
+        sink.clearBuffer();
+        await withTimeout(push, 1_000, `${label}: capture`);
 
-      const mine = finished().slice(before);
-      expect(mine, label).toHaveLength(1);
-      const { position, interrupted: cut } = mine[0]!;
-      const positionMs = position * 1000;
-      if (cut) interrupted++;
-      else expect(position, label).toBe(audio.length / RATE);
-      expect(positionMs, label).toBeGreaterThanOrEqual(0);
-      expect(positionMs, label).toBeLessThanOrEqual(segmentMs + 1e-9);
-      // Against the wall clock: the segment started playing at its first capture, so no more
-      // than the time since then can have played. (Less can: on a loaded machine the source
-      // plays late; what really left it is checked below.)
-      const wallMs = Math.min(clearedAt - t0, segmentMs);
-      wallErrors.push(positionMs - wallMs);
-      expect(positionMs - wallMs, label).toBeLessThanOrEqual(40);
+        const mine = finished().slice(before);
+        expect(mine, label).toHaveLength(1);
+        const { position, interrupted: cut } = mine[0]!;
+        const positionMs = position * 1000;
+        if (cut) interrupted++;
+        else expect(position, label).toBe(audio.length / RATE);
+        expect(positionMs, label).toBeGreaterThanOrEqual(0);
+        expect(positionMs, label).toBeLessThanOrEqual(segmentMs + 1e-9);
+        // Against the wall clock: the segment started playing at its first capture, so no more
+        // than the time since then can have played. (Less can: on a loaded machine the source
+        // plays late; what really left it is checked below.)
+        const wallMs = Math.min(clearedAt - t0, segmentMs);
+        wallErrors.push(positionMs - wallMs);
+        expect(positionMs - wallMs, label).toBeLessThanOrEqual(40);
 
-      // The tap: the segment's samples up to the position, nothing after.
-      const kept = tap.slice(tapStart);
-      expect(kept.length, label).toBe(Math.round(position * RATE));
-      expect(kept, label).toEqual(audio.slice(0, kept.length));
-      if (cut)
-        expect(tap.truncations.at(-1), label).toBeCloseTo(
-          ((tapStart + kept.length) * 1000) / RATE,
-          6,
+        // The tap: the segment's samples up to the position, nothing after.
+        const kept = tap.slice(tapStart);
+        expect(kept.length, label).toBe(Math.round(position * RATE));
+        expect(kept, label).toEqual(audio.slice(0, kept.length));
+        if (cut)
+          expect(tap.truncations.at(-1), label).toBeCloseTo(
+            ((tapStart + kept.length) * 1000) / RATE,
+            6,
+          );
+
+        // The timeline rewound: a following segment plays in full and finishes with its own length.
+        const follow = segmentAudio(60, -1);
+        await pushSegment(sink, follow, () => 20);
+        const after = await withTimeout(sink.waitForPlayout(), 2_000, `${label}: follow-up`);
+        expect(after, label).toEqual({
+          playbackPosition: follow.length / RATE,
+          interrupted: false,
+        });
+        expect(sink.pendingPlayoutSegments, label).toBe(0);
+
+        // Against the source: what left of the segment (the follow-up's arrival proves all of it
+        // arrived) matches the position. The source sends whole 10 ms chunks on its own tick while
+        // the sink's estimate is continuous (rtc-node's, from the wall clock), so they differ by up
+        // to a chunk or two; and by what a loaded machine held the source's thread back, allowed
+        // for as long as this process's loop was held back meanwhile (none on a quiet machine).
+        await monitor.waitFor((s) => s.some((x) => x < 0), 1_000, chunkStart);
+        const leftMs = (leftOf(monitor, 1, chunkStart) * 1000) / RATE;
+        sourceErrors.push(positionMs - leftMs);
+        expect(Math.abs(positionMs - leftMs), label).toBeLessThanOrEqual(
+          30 + loop.stalledMs(t0, clearedAt),
         );
-
-      // The timeline rewound: a following segment plays in full and finishes with its own length.
-      const follow = segmentAudio(60, -1);
-      await pushSegment(sink, follow, () => 20);
-      const after = await withTimeout(sink.waitForPlayout(), 2_000, `${label}: follow-up`);
-      expect(after, label).toEqual({ playbackPosition: follow.length / RATE, interrupted: false });
-      expect(sink.pendingPlayoutSegments, label).toBe(0);
-
-      // Against the source: what left of the segment (the follow-up's arrival proves all of it
-      // arrived) matches the position. The source sends whole 10 ms chunks on its own tick while
-      // the sink's estimate is continuous (rtc-node's, from the wall clock), so they differ by up
-      // to a chunk or two; and by what a loaded machine held the source's thread back, allowed
-      // for as long as this process's loop was held back meanwhile (none on a quiet machine).
-      await monitor.waitFor((s) => s.some((x) => x < 0), 1_000, chunkStart);
-      const leftMs = (leftOf(monitor, 1, chunkStart) * 1000) / RATE;
-      sourceErrors.push(positionMs - leftMs);
-      expect(Math.abs(positionMs - leftMs), label).toBeLessThanOrEqual(
-        30 + loop.stalledMs(t0, clearedAt),
+      }
+      console.log(
+        `interruption trials: ${interrupted} of 60 interrupted` +
+          `\n  position - wall time played, ms: p50 ${percentile(wallErrors, 50).toFixed(1)}, min ${Math.min(...wallErrors).toFixed(1)}, max ${Math.max(...wallErrors).toFixed(1)}` +
+          `\n  position - audio that left the source, ms: p50 ${percentile(sourceErrors, 50).toFixed(1)}, min ${Math.min(...sourceErrors).toFixed(1)}, max ${Math.max(...sourceErrors).toFixed(1)}`,
       );
-    }
-    console.log(
-      `interruption trials: ${interrupted} of 60 interrupted` +
-        `\n  position - wall time played, ms: p50 ${percentile(wallErrors, 50).toFixed(1)}, min ${Math.min(...wallErrors).toFixed(1)}, max ${Math.max(...wallErrors).toFixed(1)}` +
-        `\n  position - audio that left the source, ms: p50 ${percentile(sourceErrors, 50).toFixed(1)}, min ${Math.min(...sourceErrors).toFixed(1)}, max ${Math.max(...sourceErrors).toFixed(1)}`,
-    );
-    expect(interrupted).toBeGreaterThanOrEqual(40);
-  }, 120_000);
+      expect(interrupted).toBeGreaterThanOrEqual(40);
+    },
+  );
 
   it('releases a capture blocked on back-pressure, counts none of the rest, and takes the next segment', async () => {
     const { loop, sink, source, monitor, tap, finished } = harness();
