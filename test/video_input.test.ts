@@ -57,7 +57,9 @@ function gaps(frames: FakeVideoFrame[]): number[] {
   return frames.slice(1).map((f, i) => Math.round(f.at - frames[i]!.at));
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+/** The mean wait between frames: a late frame and the early one after it even out. */
+const meanGap = (frames: { at: number }[]) =>
+  Math.round((frames.at(-1)!.at - frames[0]!.at) / (frames.length - 1));
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -102,7 +104,7 @@ describe('video input to Gemini', () => {
     const speaking = framesBetween(fake, t1 + 150, t2 + 550);
     console.log(
       `video rates: silent ${silent.length} frames in ${Math.round(t1 - t0)} ms (gaps ${gaps(silent).join(', ')}); ` +
-        `speaking ${speaking.length} frames in ${Math.round(t2 + 400 - t1)} ms (median gap ${median(gaps(speaking))} ms)`,
+        `speaking ${speaking.length} frames in ${Math.round(t2 + 400 - t1)} ms (mean gap ${meanGap(speaking)} ms, gaps ${gaps(speaking).join(', ')})`,
     );
     expect(silent.length).toBeGreaterThanOrEqual(2);
     expect(silent.length).toBeLessThanOrEqual(4);
@@ -110,8 +112,10 @@ describe('video input to Gemini', () => {
     // much; 900 ms still fails a faster idle rate (the next step down is 500 ms).
     for (const gap of gaps(silent)) expect(gap).toBeGreaterThanOrEqual(900);
     expect(speaking.length).toBeGreaterThanOrEqual(6);
-    expect(median(gaps(speaking))).toBeGreaterThanOrEqual(240);
-    expect(median(gaps(speaking))).toBeLessThanOrEqual(400);
+    // Four a second (the camera gives 15, the idle rate is one): arrival gaps jitter on a loaded
+    // machine (a frame held up by its encode is followed by one sooner), their mean does not.
+    expect(meanGap(speaking)).toBeGreaterThanOrEqual(225);
+    expect(meanGap(speaking)).toBeLessThanOrEqual(400);
 
     const all = fake.videoFrames;
     for (const frame of all) {
