@@ -11,6 +11,14 @@ export const USER_SPEECH_MS = 1500;
 
 export interface MemoryFigures {
   rssMb: number;
+  /**
+   * The process's proportional share (PSS) and its private pages, MB (Linux; NaN elsewhere). RSS
+   * counts in full the pages of node and the native modules that every job process maps from the
+   * same files; a machine's memory holds them once, so the private pages are what one more call
+   * costs it.
+   */
+  pssMb: number;
+  privateMb: number;
   heapUsedMb: number;
   externalMb: number;
 }
@@ -50,8 +58,9 @@ export interface CallReport {
   replies: [number, number, number][][];
   /** CPU ms of the call by thread name (Linux /proc; empty elsewhere): where the time goes. */
   threadsCpuMs: Record<string, number>;
-  /** Video input: camera frames delivered and JPEGs sent to Gemini. */
+  /** Video input: camera frames produced, read out of the track, and JPEGs sent to Gemini. */
   cameraFrames: number;
+  cameraFramesRead: number;
   jpegsSent: number;
 }
 
@@ -63,7 +72,28 @@ export const wallMs = (): number => performance.timeOrigin + performance.now();
 
 export function memoryFigures(): MemoryFigures {
   const m = process.memoryUsage();
-  return { rssMb: m.rss / MB, heapUsedMb: m.heapUsed / MB, externalMb: m.external / MB };
+  const shares = smapsRollupKb();
+  return {
+    rssMb: m.rss / MB,
+    pssMb: (shares.Pss ?? NaN) / 1024,
+    privateMb: ((shares.Private_Clean ?? NaN) + (shares.Private_Dirty ?? NaN)) / 1024,
+    heapUsedMb: m.heapUsed / MB,
+    externalMb: m.external / MB,
+  };
+}
+
+/** /proc/self/smaps_rollup's kB figures by name; empty where there is none. */
+function smapsRollupKb(): Record<string, number> {
+  try {
+    const lines = readFileSync('/proc/self/smaps_rollup', 'utf8').split('\n').slice(1);
+    return Object.fromEntries(
+      lines
+        .filter((l) => l.includes(':'))
+        .map((l) => [l.split(':')[0]!, parseInt(l.split(':')[1]!)]),
+    );
+  } catch {
+    return {};
+  }
 }
 
 /**
