@@ -107,6 +107,7 @@ export async function runCall(durationMs: number): Promise<CallReport> {
       turns,
       unanswered,
       frames: frames.length,
+      capturedFrames: publisher.capturedFrames,
       skipped: publisher.skippedFrames,
       lateHalf: frameDelaysMs.filter((d) => d > frameMs / 2).length,
       frameDelaysMs,

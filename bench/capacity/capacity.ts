@@ -20,6 +20,7 @@ import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { MIN_UNCHANGED_FPS } from '../../src/avatar/publisher.ts';
 import { FakeGeminiServer, type Json } from '../../tools/fake_gemini/server.ts';
 import { MODELS } from '../bench_call.ts';
 import { matchBySamples } from '../forwarding.ts';
@@ -83,6 +84,8 @@ export interface StepReport {
   turns: number;
   unanswered: number;
   frames: number;
+  /** Frames that went to the avatar's video track (the WebRTC estimate scales with them). */
+  capturedFrames: number;
   /** Frames that missed their slot (skipped), and frames rendered over half a slot late. */
   dropped: number;
   lateHalf: number;
@@ -372,6 +375,7 @@ async function runStep(
       turns: sum((r) => r.turns),
       unanswered,
       frames: sum((r) => r.frames),
+      capturedFrames: sum((r) => r.capturedFrames),
       dropped,
       lateHalf: sum((r) => r.lateHalf),
       frameDelayP99Ms: percentile(delays, 99),
@@ -445,7 +449,7 @@ const mb = (v: number) => `${v.toFixed(0)}MB`;
 function stepLines(s: StepReport): string[] {
   const c = s.cpuMsPerS;
   return [
-    `N=${String(s.calls).padEnd(3)} cpu/call p50=${c.p50.toFixed(0)}ms/s max=${c.max.toFixed(0)}ms/s  rss idle=${mb(s.idleRssMb.p50)} end p50=${mb(s.endRssMb.p50)} max=${mb(s.endRssMb.max)}  private idle=${mb(s.idlePrivateMb.p50)} end=${mb(s.endPrivateMb.p50)}  heap end=${mb(s.endHeapMb.p50)}  frames=${s.frames} dropped=${s.dropped} late>½=${s.lateHalf} delay p99=${ms(s.frameDelayP99Ms)}  dry=${s.dryChunks}  fwd p50=${ms(s.forwarding.p50)} p99=${ms(s.forwarding.p99)}  a/v p99=${ms(s.avOffsetP99Ms)}  turns=${s.turns} unanswered=${s.unanswered}  ${s.ok ? 'ok' : 'FULL'}`,
+    `N=${String(s.calls).padEnd(3)} cpu/call p50=${c.p50.toFixed(0)}ms/s max=${c.max.toFixed(0)}ms/s  rss idle=${mb(s.idleRssMb.p50)} end p50=${mb(s.endRssMb.p50)} max=${mb(s.endRssMb.max)}  private idle=${mb(s.idlePrivateMb.p50)} end=${mb(s.endPrivateMb.p50)}  heap end=${mb(s.endHeapMb.p50)}  frames=${s.frames} (to the track ${s.capturedFrames}) dropped=${s.dropped} late>½=${s.lateHalf} delay p99=${ms(s.frameDelayP99Ms)}  dry=${s.dryChunks}  fwd p50=${ms(s.forwarding.p50)} p99=${ms(s.forwarding.p99)}  a/v p99=${ms(s.avOffsetP99Ms)}  turns=${s.turns} unanswered=${s.unanswered}  ${s.ok ? 'ok' : 'FULL'}`,
     `      by thread (ms/s per call): ${Object.entries(s.threadsCpuMsPerS)
       .sort((a, b) => b[1] - a[1])
       .filter(([, v]) => v >= 1)
@@ -479,26 +483,27 @@ export function capacityLines(r: CapacityReport): string[] {
 /**
  * The WebRTC work one call adds: encoding the avatar (plus its send transport: pacing, RTP, half
  * the network thread) and decoding the user's camera (plus the receive side). LiveKit also sends
- * the avatar's lower simulcast layers, about a third more encoding.
+ * the avatar's lower simulcast layers, about a third more encoding. The avatar's part scales with
+ * `capturedShare`, the share of the 30 fps frames that go to its track: VP8's cost is per frame
+ * whatever the picture (a silent avatar at 30 fps encodes at 66-71 ms/s, at 15 fps 33-37).
  */
-export function webrtcPerCallMsPerS({
-  avatar,
-  camera,
-}: {
-  avatar: WebrtcCost;
-  camera: WebrtcCost;
-}) {
-  const send = avatar.encodeMsPerS * (1 + 1 / 3) + avatar.transportMsPerS / 2;
+export function webrtcPerCallMsPerS(
+  { avatar, camera }: { avatar: WebrtcCost; camera: WebrtcCost },
+  capturedShare = 1,
+) {
+  const send = (avatar.encodeMsPerS * (1 + 1 / 3) + avatar.transportMsPerS / 2) * capturedShare;
   const receive = camera.decodeMsPerS + camera.transportMsPerS / 2;
   return { send, receive, total: send + receive };
 }
 
 function webrtcLines(r: CapacityReport, one: StepReport | undefined): string[] {
   const { avatar, camera } = r.webrtc!;
-  const cost = webrtcPerCallMsPerS(r.webrtc!);
+  const step = one ?? r.steps[0];
+  const share = step && step.frames > 0 ? step.capturedFrames / step.frames : 1;
+  const cost = webrtcPerCallMsPerS(r.webrtc!, share);
   const lines = [
     `webrtc     ESTIMATE (@roamhq/wrtc's libwebrtc, VP8 over loopback, not LiveKit's build): avatar ${avatar.width}x${avatar.height}@30 at ${avatar.bitrate / 1000} kbps encode ${avatar.encodeMsPerS.toFixed(0)}ms/s, transport ${avatar.transportMsPerS.toFixed(0)}ms/s (both sides); user camera ${camera.width}x${camera.height}@30 at ${camera.bitrate / 1000} kbps decode ${camera.decodeMsPerS.toFixed(0)}ms/s`,
-    `           per call: sending the avatar ~${cost.send.toFixed(0)}ms/s (a third more for simulcast layers), receiving the camera ~${cost.receive.toFixed(0)}ms/s: ~${cost.total.toFixed(0)}ms/s on top of the figures above`,
+    `           per call: sending the avatar ~${cost.send.toFixed(0)}ms/s (a third more for simulcast layers; ${Math.round(share * 100)}% of its frames go to the track, unchanged ones at ${MIN_UNCHANGED_FPS} fps), receiving the camera ~${cost.receive.toFixed(0)}ms/s: ~${cost.total.toFixed(0)}ms/s on top of the figures above`,
   ];
   if (one) {
     const perCall = one.cpuMsPerS.p50 + cost.total;

@@ -42,6 +42,8 @@ export interface CallReport {
   turns: number;
   unanswered: number;
   frames: number;
+  /** Frames that went to the video track (unchanged pictures only at the publisher's floor rate). */
+  capturedFrames: number;
   /** Frames whose slot had passed before they could render (the frame clock skipped them). */
   skipped: number;
   /** Rendered more than half a frame interval after they were due. */
