@@ -82,6 +82,9 @@ export async function runCall(durationMs: number): Promise<CallReport> {
   const cpuStart = process.cpuUsage();
   const threadsStart = threadCpuMs();
   const started = performance.now();
+  // RSS once a second: a single reading at the end lands before or after a GC, tens of MB apart.
+  const rssMb: number[] = [];
+  const rssTimer = setInterval(() => rssMb.push(process.memoryUsage.rss() / 2 ** 20), 1000);
   try {
     while (performance.now() - started < durationMs) {
       const from = offline.events.events.length;
@@ -99,11 +102,13 @@ export async function runCall(durationMs: number): Promise<CallReport> {
     const cpuMs = (used.user + used.system) / 1000;
     const threadsCpuMs = threadCpuSince(threadsStart);
     const end = memoryFigures();
+    clearInterval(rssTimer);
     return {
       type: 'result',
       callMs,
       cpuMs,
       end,
+      rssMb,
       turns,
       unanswered,
       frames: frames.length,
@@ -120,6 +125,7 @@ export async function runCall(durationMs: number): Promise<CallReport> {
       jpegsSent: call.video.stats?.sent ?? 0,
     };
   } finally {
+    clearInterval(rssTimer);
     cameraReader.stop();
     camera.stop();
     await exits.close();

@@ -75,6 +75,8 @@ export interface StepReport {
   idleRssMb: Summary;
   idleHeapMb: Summary;
   endRssMb: Summary;
+  /** RSS through the calls (once a second, every job process): its median and its peak. */
+  callRssMb: Summary;
   /** Private pages per job process, idle and at the end (what each adds to the machine). */
   idlePrivateMb: Summary;
   endPrivateMb: Summary;
@@ -367,6 +369,7 @@ async function runStep(
       idleRssMb: summarize(ready.map((r) => r.idle.rssMb)),
       idleHeapMb: summarize(ready.map((r) => r.idle.heapUsedMb)),
       endRssMb: summarize(results.map((r) => r.end.rssMb)),
+      callRssMb: summarize(results.flatMap((r) => r.rssMb)),
       idlePrivateMb: summarize(ready.map((r) => r.idle.privateMb)),
       endPrivateMb: summarize(results.map((r) => r.end.privateMb)),
       endHeapMb: summarize(results.map((r) => r.end.heapUsedMb)),
@@ -449,7 +452,7 @@ const mb = (v: number) => `${v.toFixed(0)}MB`;
 function stepLines(s: StepReport): string[] {
   const c = s.cpuMsPerS;
   return [
-    `N=${String(s.calls).padEnd(3)} cpu/call p50=${c.p50.toFixed(0)}ms/s max=${c.max.toFixed(0)}ms/s  rss idle=${mb(s.idleRssMb.p50)} end p50=${mb(s.endRssMb.p50)} max=${mb(s.endRssMb.max)}  private idle=${mb(s.idlePrivateMb.p50)} end=${mb(s.endPrivateMb.p50)}  heap end=${mb(s.endHeapMb.p50)}  frames=${s.frames} (to the track ${s.capturedFrames}) dropped=${s.dropped} late>½=${s.lateHalf} delay p99=${ms(s.frameDelayP99Ms)}  dry=${s.dryChunks}  fwd p50=${ms(s.forwarding.p50)} p99=${ms(s.forwarding.p99)}  a/v p99=${ms(s.avOffsetP99Ms)}  turns=${s.turns} unanswered=${s.unanswered}  ${s.ok ? 'ok' : 'FULL'}`,
+    `N=${String(s.calls).padEnd(3)} cpu/call p50=${c.p50.toFixed(0)}ms/s max=${c.max.toFixed(0)}ms/s  rss idle=${mb(s.idleRssMb.p50)} in call p50=${mb(s.callRssMb.p50)} max=${mb(s.callRssMb.max)} end p50=${mb(s.endRssMb.p50)}  private idle=${mb(s.idlePrivateMb.p50)} end=${mb(s.endPrivateMb.p50)}  heap end=${mb(s.endHeapMb.p50)}  frames=${s.frames} (to the track ${s.capturedFrames}) dropped=${s.dropped} late>½=${s.lateHalf} delay p99=${ms(s.frameDelayP99Ms)}  dry=${s.dryChunks}  fwd p50=${ms(s.forwarding.p50)} p99=${ms(s.forwarding.p99)}  a/v p99=${ms(s.avOffsetP99Ms)}  turns=${s.turns} unanswered=${s.unanswered}  ${s.ok ? 'ok' : 'FULL'}`,
     `      by thread (ms/s per call): ${Object.entries(s.threadsCpuMsPerS)
       .sort((a, b) => b[1] - a[1])
       .filter(([, v]) => v >= 1)

@@ -39,6 +39,8 @@ export interface CallReport {
   cpuMs: number;
   /** At the end of the call (no forced GC: what the framework's memory monitor sees). */
   end: MemoryFigures;
+  /** RSS once a second through the call, MB. */
+  rssMb: number[];
   turns: number;
   unanswered: number;
   frames: number;
