@@ -1,4 +1,4 @@
-/** Print the model-capability table as Markdown (the README's table): `npm run models`. */
+/** Print the model-capability table as Markdown (the table in docs/models.md): `npm run models`. */
 import { parseOptionsOrExit } from '../src/cli_io.ts';
 import { modelTableMarkdown } from '../src/config/model_table.ts';
 

@@ -203,7 +203,7 @@ const REFUSED: { what: string; metadata: string; line: string | RegExp }[] = [
   { what: 'an unknown model', metadata: realtime({ model: 'gemini-9.9-flash-live' }),
     line: `dispatch metadata: gemini_realtime_config.model: model "gemini-9.9-flash-live" is not in the capability table (known: ${KNOWN_MODEL_IDS.join(', ')}); to run a newer id, also set GEMINI_MODEL_RULES to the known model whose rules it follows` },
   { what: 'a model id with spaces', metadata: realtime({ model: 'Gemini 3.1' }),
-    line: 'dispatch metadata: gemini_realtime_config.model: "Gemini 3.1" is not valid (allowed: a Gemini Live model id, see the README model table)' },
+    line: 'dispatch metadata: gemini_realtime_config.model: "Gemini 3.1" is not valid (allowed: a Gemini Live model id, see the model table in docs/models.md)' },
   { what: 'a Vertex AI model on a Gemini API deployment', metadata: realtime({ model: VERTEX_25 }),
     line: `dispatch metadata: gemini_realtime_config.model=${VERTEX_25} is a Vertex AI model; set GOOGLE_GENAI_USE_VERTEXAI=true with GOOGLE_CLOUD_PROJECT, or pick a Gemini API model` },
   // Context ids that could name a path.

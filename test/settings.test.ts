@@ -194,7 +194,7 @@ describe('an invalid value', () => {
     ['CONTEXT_ID', '../x', '"../x"', 'a context file name in the contexts directory (letters, digits, - and _)'],
     ['CONTEXT_ID', 'support.md', '"support.md"', 'a context file name in the contexts directory (letters, digits, - and _)'],
     ['AVATAR_ID', 'a/b', '"a/b"', 'an avatar id (letters, digits, - and _)'],
-    ['GEMINI_MODEL', 'Gemini 3.1', '"Gemini 3.1"', 'a Gemini Live model id, see the README model table'],
+    ['GEMINI_MODEL', 'Gemini 3.1', '"Gemini 3.1"', 'a Gemini Live model id, see the model table in docs/models.md'],
     ['TURN_DETECTION', 'LiveKitt', '"LiveKitt"', 'gemini, livekit'],
     ['AGENT_DISPATCH', 'auto', '"auto"', 'explicit, automatic'],
     ['GEMINI_TOOL_BEHAVIOR', 'async', '"async"', 'blocking, non_blocking'],

@@ -16,9 +16,10 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workerLoadOptions } from '../src/worker_load.ts';
 import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 import { FIXTURES } from './support/call_harness.ts';
 import {
@@ -38,8 +39,8 @@ const HELLO = path.join(FIXTURES, 'hello.wav');
 const WORKER_SIGTERM_EXIT = 0;
 /** The production worker's health server (not configurable in 1.9.0). */
 const HEALTH_PORT = 8081;
-/** Idle job processes `start` keeps warm (the framework's rule). */
-const IDLE_PROCESSES = Math.min(availableParallelism(), 4);
+/** Idle job processes `start` keeps warm: the worker sizes them from the machine (worker_load.ts). */
+const IDLE_PROCESSES = workerLoadOptions({}).numIdleProcesses;
 /** From SIGTERM to exit: a job process loading when the signal comes is waited for 10 s. */
 const EXIT_LIMIT_MS = 20_000;
 

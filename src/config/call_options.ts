@@ -105,7 +105,7 @@ export const CALL_FIELDS = {
     schema: z.string().regex(MODEL_ID),
     env: 'GEMINI_MODEL',
     dispatch: 'gemini_realtime_config.model',
-    allowed: 'a Gemini Live model id, see the README model table',
+    allowed: 'a Gemini Live model id, see the model table in docs/models.md',
     kind: 'string',
   },
   voice: {

@@ -1,8 +1,8 @@
 /**
- * The capability table as users read it (README, `npm run models`): generated from MODELS so the
- * documentation cannot drift from what the worker enforces (test/readme.test.ts checks it). A
- * cell that could only be inferred is marked †, and the sources list under the table says why;
- * every other cell links the page it was read from.
+ * The capability table as users read it (docs/models.md, `npm run models`): generated from MODELS
+ * so the documentation cannot drift from what the worker enforces (test/readme.test.ts checks
+ * it). A cell that could only be inferred is marked †, and the sources list under the table says
+ * why; every other cell links the page it was read from.
  */
 import {
   DOCS,

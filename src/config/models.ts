@@ -88,7 +88,7 @@ export interface ModelCapabilities {
   videoOutput: boolean;
   /** TEXT response modality, so a separate TTS can speak (half-cascade models). */
   textOutputWithTts: boolean;
-  /** Something a user should know, shown in the README table and in warnings. */
+  /** Something a user should know, shown in the model table (docs/models.md) and in warnings. */
   note?: string;
   /** Where each column was read (see `Source`). */
   sources: Record<SourcedColumn, Source>;

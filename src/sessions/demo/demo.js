@@ -5,7 +5,10 @@
 
 const { Room, RoomEvent, Track } = window.LivekitClient;
 
-/** Keep-alive period while joined (the session API may end idle sessions; see the README). */
+/**
+ * Keep-alive period while joined (the session API may end idle sessions; see
+ * docs/coming-from-liveavatar.md).
+ */
 const KEEP_ALIVE_MS = 60_000;
 const TRANSCRIPTION_TOPIC = 'lk.transcription';
 
