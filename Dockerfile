@@ -77,7 +77,7 @@ ENV NODE_ENV=production \
 # The worker's health endpoint (http://0.0.0.0:8081/) in production mode.
 EXPOSE 8081
 
-# What `npm start` runs, without npm in between: node is PID 1's only child process, so SIGTERM
-# reaches the worker directly and it drains its running calls before exiting. Registers with
-# LIVEKIT_URL and waits for jobs.
-CMD ["node", "--import", "tsx", "src/agent.ts", "start"]
+# `npm start` compiled (dist/ from the compile stage), without npm in between: node is PID 1's only
+# child process, so SIGTERM reaches the worker directly and it drains its running calls before
+# exiting. Its job processes load the same JavaScript. Registers with LIVEKIT_URL, waits for jobs.
+CMD ["node", "dist/agent.js", "start"]
