@@ -1,6 +1,7 @@
 /**
- * Run one of our entry points (`node --import tsx <script> ...`) as a user would, for tests that
- * look at a whole process: its stdout and stderr, its exit, its response to signals.
+ * Run one of our entry points (`node --import tsx <script> ...`, or built: `node dist/agent.js`) as
+ * a user would, for tests that look at a whole process: its stdout and stderr, its exit, its
+ * response to signals.
  *
  * Isolation, as in test/console.test.ts and test/worker_cli.test.ts: the entry points load
  * `.env.local` and `.env` from their working directory for whatever the environment lacks, so each
@@ -52,11 +53,16 @@ export function killRunning(): void {
   for (const child of running) killGroup(child);
 }
 
+/** Node's options for our TypeScript entry points. */
+const TSX = ['--import', 'tsx'];
+
 export function startChild(
   script: string,
   args: string[],
   env: Record<string, string | undefined>,
   cwd: string,
+  /** Node's own options before the script (compiled JavaScript runs with none). */
+  nodeOptions: readonly string[] = TSX,
 ): Child {
   const clean: Record<string, string> = {};
   for (const [key, value] of Object.entries({
@@ -67,7 +73,7 @@ export function startChild(
     if (value !== undefined) clean[key] = value;
   }
   const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, [...nodeOptions, script, ...args], {
     cwd,
     env: clean,
     stdio: ['ignore', 'pipe', 'pipe'],
