@@ -9,7 +9,7 @@
 import { createServer } from 'node:net';
 import { expect } from 'vitest';
 import { workerLoadOptions } from '../../src/worker_load.ts';
-import { type Child, groupMembers } from './child_run.ts';
+import { type Child, closedPort, groupMembers } from './child_run.ts';
 
 /** src/agent.ts turns the framework's 143 after a drained SIGTERM shutdown into 0. */
 const WORKER_SIGTERM_EXIT = 0;
@@ -26,15 +26,6 @@ async function listenable(port: number, host?: string): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, host, () => server.close(() => resolve(true)));
   });
-}
-
-/** A local port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** The exit, or undefined if the child has not exited `ms` after now. */
