@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readWav, writeWav } from '../src/audio/wav.ts';
 import { tonePcm16 } from '../tools/fake_gemini/server.ts';
+import { indexOfRun } from './support/signals.ts';
 import { readY4m } from './support/y4m.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -88,14 +89,6 @@ function pauses(samples: Int16Array): [number, number][] {
     }
   }
   return found;
-}
-
-function indexOfRun(hay: Int16Array, needle: Int16Array): number {
-  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
 }
 
 let dir: string;

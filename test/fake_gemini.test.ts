@@ -1,9 +1,18 @@
-import { Behavior, GoogleGenAI } from '@google/genai';
+import {
+  ActivityHandling,
+  Behavior,
+  EndSensitivity,
+  GoogleGenAI,
+  MediaResolution,
+  StartSensitivity,
+  TurnCoverage,
+} from '@google/genai';
 import type { LiveConnectConfig, LiveServerMessage, Session } from '@google/genai';
-import { initializeLogger } from '@livekit/agents';
+import { initializeLogger, llm } from '@livekit/agents';
 import * as google from '@livekit/agents-plugin-google';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { z } from 'zod';
 import {
   FakeGeminiServer,
   INVALID_ARGUMENT,
@@ -16,6 +25,8 @@ import {
 import type { FakeGeminiOptions, FakeTurn, Json } from '../tools/fake_gemini/server.ts';
 import { GeminiLiveClient, type SocketWatch } from '../src/gemini/live_transport.ts';
 import { unscriptedCloses } from '../tools/fake_gemini/closes.ts';
+import { modelCapabilities } from '../src/config/models.ts';
+import { liveConnectConfig } from '../src/gemini/setup_config.ts';
 
 /** The transport's watch, for tests that only want its setup extras. */
 const quietWatch: SocketWatch = {
@@ -429,21 +440,37 @@ const M38 = 'gemini-3.8-live';
 const M38_THINKING = 'gemini-3.8-live-extended-thinking';
 const VERTEX_25 = 'gemini-live-2.5-flash-native-audio';
 const VERTEX_PATH = '/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent';
+const GEMINI_PATH = '/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent';
 
 /** A raw Vertex AI Live socket: sends `setup`, then `messages` once setup completed. */
-async function rawVertex(model: string, setup: Record<string, unknown>, messages: object[] = []) {
-  const ws = new WebSocket(`${fake.baseUrl.replace('http', 'ws')}${VERTEX_PATH}`);
+function rawVertex(model: string, setup: Record<string, unknown>, messages: object[] = []) {
+  return rawLive(
+    VERTEX_PATH,
+    `projects/p/locations/l/publishers/google/models/${model}`,
+    setup,
+    messages,
+  );
+}
+
+/** A raw Gemini API (v1beta) Live socket, as `rawVertex`. */
+function rawGemini(model: string, setup: Record<string, unknown>, messages: object[] = []) {
+  return rawLive(GEMINI_PATH, `models/${model}`, setup, messages);
+}
+
+async function rawLive(
+  path: string,
+  model: string,
+  setup: Record<string, unknown>,
+  messages: object[],
+) {
+  const ws = new WebSocket(`${fake.baseUrl.replace('http', 'ws')}${path}`);
   const received: Record<string, unknown>[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
   );
   ws.on('message', (data) => received.push(JSON.parse(data.toString())));
   await new Promise((resolve) => ws.on('open', resolve));
-  ws.send(
-    JSON.stringify({
-      setup: { model: `projects/p/locations/l/publishers/google/models/${model}`, ...setup },
-    }),
-  );
+  ws.send(JSON.stringify({ setup: { model, ...setup } }));
   await fake.waitFor(
     () =>
       received.some((m) => 'setupComplete' in m) || fake.connections.at(-1)?.closedBy !== undefined,
@@ -637,6 +664,405 @@ describe("FakeGeminiServer: the 3.8 rules (strict, from Google's 3.8 pages)", ()
       code: 1007,
       reason: expect.stringContaining('Google Search'),
     });
+  });
+});
+
+/** Google's proto package on the Gemini API v1beta, as its errors name types. */
+const V1BETA = 'type.googleapis.com/google.ai.generativelanguage.v1beta';
+const fn = (declaration: Record<string, unknown>) => ({
+  tools: [{ functionDeclarations: [{ name: 'weather', ...declaration }] }],
+});
+const vad = (detection: Record<string, unknown>) => ({
+  realtimeInputConfig: { automaticActivityDetection: detection },
+});
+const turn = (part: unknown) => ({ clientContent: { turns: [{ role: 'user', parts: [part] }] } });
+const response = (fields: Record<string, unknown>) => ({
+  toolResponse: { functionResponses: [{ id: 'call-1', name: 'f', response: {}, ...fields }] },
+});
+
+describe("FakeGeminiServer: Google's wire schema, nested fields, value types and enums", () => {
+  /** The close the fake recorded (the wire's close reason is cut at 123 bytes). */
+  async function refusal(c: { closed: Promise<{ code: number }> }) {
+    const { code } = await c.closed;
+    return { code, reason: fake.connections.at(-1)?.closeReason };
+  }
+
+  it.each([
+    [
+      'an unknown field deep in generationConfig',
+      {
+        generationConfig: {
+          speechConfig: { voiceConfig: { prebuiltVoiceConfig: { voiceName: 'Kore', voiceId: 7 } } },
+        },
+      },
+      `Invalid JSON payload received. Unknown name "voiceId" at 'setup.generation_config.speech_config.voice_config.prebuilt_voice_config': Cannot find field.`,
+    ],
+    [
+      'a temperature that is not a number',
+      { generationConfig: { temperature: 'warm' } },
+      `Invalid value at 'setup.generation_config.temperature' (TYPE_FLOAT), "warm"`,
+    ],
+    [
+      'a fractional token limit',
+      { generationConfig: { maxOutputTokens: 10.5 } },
+      `Invalid value at 'setup.generation_config.max_output_tokens' (TYPE_INT32), 10.5`,
+    ],
+    [
+      'a response modality that does not exist',
+      { generationConfig: { responseModalities: ['SPEECH'] } },
+      `Invalid value at 'setup.generation_config.response_modalities[0]' (${V1BETA}.GenerationConfig.Modality), "SPEECH"`,
+    ],
+    [
+      'a language code that is not a string',
+      { generationConfig: { speechConfig: { languageCode: 7 } } },
+      `Invalid value at 'setup.generation_config.speech_config.language_code' (TYPE_STRING), 7`,
+    ],
+    [
+      'a thinking budget in words',
+      { generationConfig: { thinkingConfig: { thinkingBudget: 'lots' } } },
+      `Invalid value at 'setup.generation_config.thinking_config.thinking_budget' (TYPE_INT32), "lots"`,
+    ],
+    [
+      'a field the Live API does not take',
+      { generationConfig: { responseMimeType: 'application/json' } },
+      'setup.generation_config.response_mime_type: not supported by the Live API (BidiGenerateContentSetup).',
+    ],
+    [
+      'a list where one message belongs',
+      { generationConfig: [] },
+      `Invalid JSON payload received. Unknown name "generationConfig" at 'setup': Proto field is not repeating, cannot start list.`,
+    ],
+    [
+      'an unknown field in the system instruction',
+      { systemInstruction: { parts: [{ txt: 'Be brief.' }] } },
+      `Invalid JSON payload received. Unknown name "txt" at 'setup.system_instruction.parts[0]': Cannot find field.`,
+    ],
+    [
+      'a lower-case parameter type (Gemini Schema types are upper case)',
+      fn({ parameters: { type: 'OBJECT', properties: { city: { type: 'string' } } } }),
+      `Invalid value at 'setup.tools[0].function_declarations[0].parameters.properties[0].value.type' (${V1BETA}.Type), "string"`,
+    ],
+    [
+      'a JSON Schema keyword Gemini Schema lacks',
+      fn({
+        parameters: {
+          type: 'OBJECT',
+          properties: { days: { type: 'INTEGER' }, city: { type: 'STRING', const: 'Paris' } },
+        },
+      }),
+      `Invalid JSON payload received. Unknown name "const" at 'setup.tools[0].function_declarations[0].parameters.properties[1].value': Cannot find field.`,
+    ],
+    [
+      'a function behavior that does not exist',
+      fn({ behavior: 'ASYNC' }),
+      `Invalid value at 'setup.tools[0].function_declarations[0].behavior' (${V1BETA}.FunctionDeclaration.Behavior), "ASYNC"`,
+    ],
+    [
+      'a function name Google does not allow',
+      fn({ name: '7 days' }),
+      'setup.tools[0].function_declarations[0].name: Invalid function name. Must start with a letter or an underscore. Must be a-z, A-Z, 0-9, or contain underscores, dots, colons and dashes, with a maximum length of 128.',
+    ],
+    [
+      'a function without a name',
+      { tools: [{ functionDeclarations: [{ description: 'Weather' }] }] },
+      'setup.tools[0].function_declarations[0].name: required, but not set.',
+    ],
+    [
+      'an unknown field in Google Search',
+      { tools: [{ googleSearch: { safeSearch: true } }] },
+      `Invalid JSON payload received. Unknown name "safeSearch" at 'setup.tools[0].google_search': Cannot find field.`,
+    ],
+    [
+      'an unknown activity detection field',
+      vad({ disabled: false, threshold: 0.5 }),
+      `Invalid JSON payload received. Unknown name "threshold" at 'setup.realtime_input_config.automatic_activity_detection': Cannot find field.`,
+    ],
+    [
+      'a silence duration in seconds',
+      vad({ silenceDurationMs: 0.5 }),
+      `Invalid value at 'setup.realtime_input_config.automatic_activity_detection.silence_duration_ms' (TYPE_INT32), 0.5`,
+    ],
+    [
+      'a start sensitivity that does not exist',
+      vad({ startOfSpeechSensitivity: 'START_SENSITIVITY_MEDIUM' }),
+      `Invalid value at 'setup.realtime_input_config.automatic_activity_detection.start_of_speech_sensitivity' (${V1BETA}.RealtimeInputConfig.AutomaticActivityDetection.StartSensitivity), "START_SENSITIVITY_MEDIUM"`,
+    ],
+    [
+      'an activity handling that does not exist',
+      { realtimeInputConfig: { activityHandling: 'BARGE_IN' } },
+      `Invalid value at 'setup.realtime_input_config.activity_handling' (${V1BETA}.RealtimeInputConfig.ActivityHandling), "BARGE_IN"`,
+    ],
+    [
+      'a turn coverage that does not exist',
+      { realtimeInputConfig: { turnCoverage: 'TURN_INCLUDES_EVERYTHING' } },
+      `Invalid value at 'setup.realtime_input_config.turn_coverage' (${V1BETA}.RealtimeInputConfig.TurnCoverage), "TURN_INCLUDES_EVERYTHING"`,
+    ],
+    [
+      'a resumption handle that is not a string',
+      { sessionResumption: { handle: 42 } },
+      `Invalid value at 'setup.session_resumption.handle' (TYPE_STRING), 42`,
+    ],
+    [
+      'compression target tokens in words',
+      { contextWindowCompression: { slidingWindow: { targetTokens: 'half' } } },
+      `Invalid value at 'setup.context_window_compression.sliding_window.target_tokens' (TYPE_INT64), "half"`,
+    ],
+    [
+      'a transcription mode that does not exist',
+      { inputAudioTranscription: { mode: 'EXACT' } },
+      `Invalid value at 'setup.input_audio_transcription.mode' (${V1BETA}.AudioTranscriptionConfig.Mode), "EXACT"`,
+    ],
+    [
+      'an unknown transcription field',
+      { outputAudioTranscription: { language: 'en' } },
+      `Invalid JSON payload received. Unknown name "language" at 'setup.output_audio_transcription': Cannot find field.`,
+    ],
+    [
+      'declared history as a string',
+      { historyConfig: { initialHistoryInClientContent: 'yes' } },
+      `Invalid value at 'setup.history_config.initial_history_in_client_content' (TYPE_BOOL), "yes"`,
+    ],
+    [
+      'a portrait that is not base64',
+      {
+        avatarConfig: { customizedAvatar: { imageMimeType: 'image/png', imageData: 'no base64!' } },
+      },
+      `Invalid value at 'setup.avatar_config.customized_avatar.image_data' (TYPE_BYTES), "no base64!"`,
+    ],
+    [
+      'a field only Vertex AI has',
+      { explicitVadSignal: true },
+      `Invalid JSON payload received. Unknown name "explicitVadSignal" at 'setup': Cannot find field.`,
+    ],
+  ])('setup: refuses %s (1007, in Google’s words)', async (_what, fields, reason) => {
+    await startFake();
+    const c = await rawGemini(M25, fields);
+    expect(c.received).toEqual([]);
+    expect(await refusal(c)).toEqual({ code: 1007, reason });
+  });
+
+  it.each([
+    [
+      'an unknown field in an audio blob',
+      { realtimeInput: { audio: { mimeType: 'audio/pcm;rate=16000', data: '', rate: 16000 } } },
+      `Invalid JSON payload received. Unknown name "rate" at 'realtime_input.audio': Cannot find field.`,
+    ],
+    [
+      'audio that is not base64',
+      { realtimeInput: { audio: { mimeType: 'audio/pcm', data: 'AA AA' } } },
+      `Invalid value at 'realtime_input.audio.data' (TYPE_BYTES), "AA AA"`,
+    ],
+    [
+      'a video frame without its MIME type',
+      { realtimeInput: { video: { data: 'AAAA' } } },
+      'realtime_input.video.mime_type: required, but not set.',
+    ],
+    [
+      'activityStart as a boolean',
+      { realtimeInput: { activityStart: true } },
+      `Invalid value at 'realtime_input.activity_start' (${V1BETA}.BidiGenerateContentRealtimeInput.ActivityStart), true`,
+    ],
+    [
+      'audioStreamEnd as a string',
+      { realtimeInput: { audioStreamEnd: 'true' } },
+      `Invalid value at 'realtime_input.audio_stream_end' (TYPE_BOOL), "true"`,
+    ],
+    [
+      'text that is not a string',
+      { realtimeInput: { text: 42 } },
+      `Invalid value at 'realtime_input.text' (TYPE_STRING), 42`,
+    ],
+    [
+      'an unknown field in a turn’s part',
+      turn({ text: 'hi', lang: 'en' }),
+      `Invalid JSON payload received. Unknown name "lang" at 'client_content.turns[0].parts[0]': Cannot find field.`,
+    ],
+    [
+      'turnComplete as a string',
+      { clientContent: { turnComplete: 'yes' } },
+      `Invalid value at 'client_content.turn_complete' (TYPE_BOOL), "yes"`,
+    ],
+    [
+      'parts given as a string',
+      { clientContent: { turns: [{ role: 'user', parts: 'hi' }] } },
+      `Invalid value at 'client_content.turns[0].parts' (${V1BETA}.Part), "hi"`,
+    ],
+    [
+      'a part with two kinds of data',
+      turn({ text: 'hi', inlineData: { mimeType: 'image/jpeg', data: 'AAAA' } }),
+      "client_content.turns[0].parts[0]: Oneof field 'data' is already set. Cannot set 'inlineData'",
+    ],
+    [
+      'a part with no data',
+      turn({ thought: true }),
+      "client_content.turns[0].parts[0]: required oneof field 'data' must have one initialized field",
+    ],
+    [
+      'an unknown field in a function response',
+      response({ result: 'sunny' }),
+      `Invalid JSON payload received. Unknown name "result" at 'tool_response.function_responses[0]': Cannot find field.`,
+    ],
+    [
+      'a response that is not a JSON object',
+      response({ response: 'sunny' }),
+      `Invalid value at 'tool_response.function_responses[0].response' (type.googleapis.com/google.protobuf.Struct), "sunny"`,
+    ],
+    [
+      'a scheduling that does not exist',
+      response({ scheduling: 'LATER' }),
+      `Invalid value at 'tool_response.function_responses[0].scheduling' (${V1BETA}.FunctionResponse.Scheduling), "LATER"`,
+    ],
+    [
+      'willContinue as a string',
+      response({ willContinue: 'no' }),
+      `Invalid value at 'tool_response.function_responses[0].will_continue' (TYPE_BOOL), "no"`,
+    ],
+    [
+      'a function response without a name',
+      { toolResponse: { functionResponses: [{ id: 'call-1', response: {} }] } },
+      'tool_response.function_responses[0].name: required, but not set.',
+    ],
+  ])('after setup: refuses %s (1007, in Google’s words)', async (_what, message, reason) => {
+    await startFake();
+    const c = await rawGemini(M25, {}, [message]);
+    expect(c.received.map((m) => Object.keys(m)[0])).toEqual(['setupComplete']);
+    expect(await refusal(c)).toEqual({ code: 1007, reason });
+  });
+
+  it('takes every setup field our setup builder writes, through the SDK', async () => {
+    await startFake();
+    const weather = llm.tool({
+      description: 'The weather for a city.',
+      parameters: z.object({
+        city: z.string().describe('City name'),
+        days: z.number().int().min(1).max(7),
+        units: z.enum(['celsius', 'fahrenheit']).optional(),
+        stops: z.array(z.object({ city: z.string() })),
+      }),
+      execute: async () => 'sunny',
+    });
+    const config = liveConnectConfig(
+      {
+        row: modelCapabilities(M25),
+        instructions: 'Be brief.',
+        voice: 'Kore',
+        language: 'en-US',
+        temperature: 0.7,
+        maxOutputTokens: 256,
+        topP: 0.9,
+        topK: 40,
+        thinkingConfig: { thinkingBudget: 512, includeThoughts: true },
+        enableAffectiveDialog: true,
+        proactivity: true,
+        mediaResolution: MediaResolution.MEDIA_RESOLUTION_LOW,
+        realtimeInputConfig: {
+          automaticActivityDetection: {
+            disabled: false,
+            startOfSpeechSensitivity: StartSensitivity.START_SENSITIVITY_LOW,
+            endOfSpeechSensitivity: EndSensitivity.END_SENSITIVITY_HIGH,
+            prefixPaddingMs: 20,
+            silenceDurationMs: 500,
+          },
+          activityHandling: ActivityHandling.START_OF_ACTIVITY_INTERRUPTS,
+          turnCoverage: TurnCoverage.TURN_INCLUDES_ONLY_ACTIVITY,
+        },
+        contextWindowCompression: {
+          triggerTokens: '25600',
+          slidingWindow: { targetTokens: '12800' },
+        },
+        inputAudioTranscription: {},
+        outputAudioTranscription: {},
+        toolBehavior: Behavior.NON_BLOCKING,
+        geminiTools: { googleSearch: {} },
+      },
+      new llm.ToolContext({ weather }),
+      'handle-from-before',
+    );
+    // Resuming a handle the fake never issued is refused (1007) after the schema accepted it.
+    const stale = await expectClose(M25, config, { apiVersion: 'v1alpha' });
+    expect(stale.reason).toContain('handle');
+    delete config.sessionResumption!.handle;
+    await openClient(M25, config, { apiVersion: 'v1alpha' }).session;
+    expect(fake.connections[1]?.closedBy).toBeUndefined();
+    expect(fake.connections[1]?.setup).toMatchObject({
+      generationConfig: { speechConfig: { languageCode: 'en-US' }, topK: 40 },
+      tools: [
+        { functionDeclarations: [{ name: 'weather', behavior: 'NON_BLOCKING' }] },
+        { googleSearch: {} },
+      ],
+    });
+  });
+
+  it('takes protobuf JSON’s other spellings: proto field names, null for unset, quoted numbers', async () => {
+    await startFake();
+    const c = await rawGemini(M25, {
+      generation_config: {
+        response_modalities: ['AUDIO'],
+        temperature: '0.5',
+        max_output_tokens: '128',
+        speech_config: null,
+      },
+      session_resumption: {},
+      realtime_input_config: { automatic_activity_detection: { silence_duration_ms: 500 } },
+      tools: [
+        fn({
+          parameters: {
+            type: 'OBJECT',
+            properties: {
+              city: { type: 'STRING', description: 'City', nullable: true },
+              days: { type: 'INTEGER', minimum: 1, maximum: 7, format: 'int32' },
+              stops: { type: 'ARRAY', items: { type: 'STRING' }, maxItems: '5' },
+              units: { type: 'STRING', format: 'enum', enum: ['celsius', 'fahrenheit'] },
+              when: { anyOf: [{ type: 'STRING' }, { type: 'NULL' }] },
+            },
+            required: ['city'],
+            propertyOrdering: ['city', 'days'],
+          },
+        }).tools[0],
+      ],
+    });
+    expect(c.received.map((m) => Object.keys(m)[0])).toEqual(['setupComplete']);
+    // The rules read the setup by its JSON names: resumption was asked for, so handles follow.
+    expect(fake.connections[0]?.setup).toMatchObject({
+      generationConfig: { responseModalities: ['AUDIO'], temperature: '0.5' },
+      sessionResumption: {},
+      realtimeInputConfig: { automaticActivityDetection: { silenceDurationMs: 500 } },
+    });
+    expect(fake.connections[0]?.setup.generationConfig).not.toHaveProperty('speechConfig');
+    c.ws.send(JSON.stringify({ realtime_input: { text: 'hi' } }));
+    await fake.waitFor(() => c.received.some((m) => 'sessionResumptionUpdate' in m));
+    expect(fake.connections[0]?.turns.map((t) => t.text)).toEqual(['hi']);
+  });
+
+  it('takes the realtime input, client content and tool responses our clients send', async () => {
+    await startFake();
+    const audio = Buffer.from(silencePcm16(40).buffer).toString('base64');
+    const c = await rawGemini(M25, { tools: fn({}).tools }, [
+      { realtimeInput: { audio: { mimeType: 'audio/pcm;rate=16000', data: audio } } },
+      { realtimeInput: { video: { mimeType: 'image/jpeg', data: 'AAAA' } } },
+      { realtimeInput: { activityStart: {} } },
+      { realtimeInput: { activityEnd: {} } },
+      { realtimeInput: { audioStreamEnd: true } },
+      { realtimeInput: { text: 'hello' } },
+      response({ scheduling: 'SILENT', response: { output: 'sunny' } }),
+      {
+        clientContent: {
+          turns: [
+            { role: 'user', parts: [{ text: 'before' }] },
+            { role: 'model', parts: [{ text: 'noted' }] },
+          ],
+          turnComplete: true,
+        },
+      },
+    ]);
+    await fake.waitFor((f) => f.connections[0]!.turns.length === 2, 3000, 'two turns');
+    expect(fake.connections[0]?.turns.map((t) => t.source)).toEqual([
+      'realtime_text',
+      'client_content',
+    ]);
+    expect(fake.connections[0]?.videoFrames).toHaveLength(1);
+    expect(fake.connections[0]?.closedBy).toBeUndefined();
+    c.ws.close();
   });
 });
 

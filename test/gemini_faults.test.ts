@@ -10,6 +10,7 @@
 import { voice } from '@livekit/agents';
 import { type TestContext, afterAll, describe, expect, it } from 'vitest';
 import { MIC_RATE } from '../src/console/offline_call.ts';
+import { DEFAULT_RECOVERY_POLICY } from '../src/gemini/recovery_policy.ts';
 import type { SessionRecovery } from '../src/gemini/session_recovery.ts';
 import {
   E2E_MODELS,
@@ -32,6 +33,8 @@ import {
 const WORDS = tonePcm16(300, MIC_RATE);
 const SECOND = 24_000;
 const soon = (ms = 15_000) => Date.now() + ms;
+/** setTimeout may fire a millisecond or two before Date.now() says the delay has passed. */
+const TIMER_SLACK_MS = 5;
 const recoveryTimes: string[] = [];
 
 interface CallOptions extends HarnessOptions {
@@ -430,7 +433,11 @@ describe.concurrent.each(E2E_MODELS)(
       expectAlive(call);
       expect(fake.refusals).toHaveLength(3);
       const gaps = fake.refusals.slice(1).map((t, i) => t - fake.refusals[i]!);
-      expect(gaps[1]!).toBeGreaterThan(gaps[0]!); // backing off
+      // Backing off: each retry waits at least the policy's doubling delay (100 ms, then 200 ms).
+      // A lower bound only: on a busy machine a connect attempt itself can take 200 ms more.
+      const { retryDelayMs } = DEFAULT_RECOVERY_POLICY;
+      expect(gaps[0]!).toBeGreaterThanOrEqual(retryDelayMs - TIMER_SLACK_MS);
+      expect(gaps[1]!).toBeGreaterThanOrEqual(2 * retryDelayMs - TIMER_SLACK_MS);
       noteRecovery(
         call,
         '3 refused connects at the start',
@@ -497,12 +504,14 @@ describe.concurrent.each(E2E_MODELS)(
 
 describe.concurrent.each(E2E_MODELS)('$family setup timeout', ({ id }) => {
   it('abandons a setup that never completes and connects again', async (ctx) => {
+    // A setup timeout well above a normal setup's time on a loaded machine (a reconnect that
+    // timed out too would show as a third connection), and a first setup that never completes.
     const call = await startCall(
       ctx,
       id,
-      [{ at: 'setup', do: { type: 'delay_setup', ms: 1000 } }],
+      [{ at: 'setup', do: { type: 'delay_setup', ms: 60_000 } }],
       {
-        connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 400 },
+        connOptions: { maxRetry: 0, retryIntervalMs: 100, timeoutMs: 2000 },
       },
     );
     expect(await call.turn()).toBe('reply to words 1');

@@ -5,7 +5,7 @@
  * the Gemini Live model, its automatic activity detection off, gets each user turn as
  * `activityStart`, the turn's audio and `activityEnd` and answers. On every Gemini API row.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { type TestContext, describe, expect, it } from 'vitest';
 import { voice } from '@livekit/agents';
 import { sttProvider } from '../src/config/settings.ts';
 import { E2E_MODELS, speechFixture, unscriptedCloses } from './support/call_harness.ts';
@@ -24,15 +24,12 @@ import {
 const FINISHED = 'Hello there, can you hear me?';
 const soon = (ms = 25_000) => Date.now() + ms;
 
-let h: LivekitCall | undefined;
-const start = async (options: LivekitCallOptions) => {
-  h = await startLivekitCall(options);
+/** Each test is its own call, waiting on real-time audio: they run side by side. */
+const start = async (ctx: TestContext, options: LivekitCallOptions) => {
+  const h = await startLivekitCall(options);
+  ctx.onTestFinished(() => h.close());
   return h;
 };
-afterEach(async () => {
-  await h?.close();
-  h = undefined;
-});
 
 const messages = (call: LivekitCall, role: string) =>
   call.call.events.ofType('message').filter((e) => e.role === role);
@@ -42,9 +39,9 @@ const finals = (call: LivekitCall) =>
     .filter((e) => e.final)
     .map((e) => e.text);
 
-describe.each(E2E_MODELS)('TURN_DETECTION=livekit on $id', ({ id }) => {
-  it('answers a spoken question: activityStart, the whole question, activityEnd and nothing more; the user turn once', async () => {
-    const call = await start({ model: id, stt: 'deepgram', said: [FINISHED] });
+describe.concurrent.each(E2E_MODELS)('TURN_DETECTION=livekit on $id', ({ id }) => {
+  it('answers a spoken question: activityStart, the whole question, activityEnd and nothing more; the user turn once', async (ctx) => {
+    const call = await start(ctx, { model: id, stt: 'deepgram', said: [FINISHED] });
     await call.call.say(speechFixture('finished.wav'));
     expect(await call.call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
 
@@ -70,9 +67,9 @@ describe.each(E2E_MODELS)('TURN_DETECTION=livekit on $id', ({ id }) => {
     expect(unscriptedCloses(call.fake)).toEqual([]);
   });
 
-  it('stops its reply when the user talks over it, then answers the new question', async () => {
+  it('stops its reply when the user talks over it, then answers the new question', async (ctx) => {
     let replies = 0;
-    const call = await start({
+    const call = await start(ctx, {
       model: id,
       stt: 'deepgram',
       said: [FINISHED],
@@ -112,37 +109,40 @@ describe.each(E2E_MODELS)('TURN_DETECTION=livekit on $id', ({ id }) => {
   });
 });
 
-describe.each(['deepgram', 'gemini'] as const)('the user transcribed by STT=%s', (stt) => {
-  it('answers a spoken question, with interim and final transcripts from that STT', async () => {
-    const call = await start({ model: 'gemini-3.8-live', stt, said: [FINISHED] });
-    expect(sttProvider(call.settings)).toBe(stt);
-    await call.call.say(speechFixture('finished.wav'));
-    expect(await call.call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
+describe.concurrent.each(['deepgram', 'gemini'] as const)(
+  'the user transcribed by STT=%s',
+  (stt) => {
+    it('answers a spoken question, with interim and final transcripts from that STT', async (ctx) => {
+      const call = await start(ctx, { model: 'gemini-3.8-live', stt, said: [FINISHED] });
+      expect(sttProvider(call.settings)).toBe(stt);
+      await call.call.say(speechFixture('finished.wav'));
+      expect(await call.call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
 
-    if (stt === 'deepgram') {
-      const [listen] = call.deepgram!.connections;
-      expect(listen?.query.get('encoding')).toBe('linear16');
-      expect(listen?.query.get('interim_results')).toBe('true');
-      expect(call.deepgram!.results.filter((r) => !r.isFinal).length).toBeGreaterThan(0);
-      expect(call.fake.connections.map((c) => c.model)).not.toContain(TRANSCRIBE_MODEL);
-    } else {
-      // Gemini's live transcription model, on the call's own Gemini key.
-      const transcriber = call.fake.connections.find((c) => c.model === TRANSCRIBE_MODEL);
-      expect(transcriber?.setup.generationConfig).toEqual({ responseModalities: ['TEXT'] });
-      expect(transcriber?.setup.inputAudioTranscription).toEqual({ languageCodes: [] });
-      const sentByIt = call.fake.sent.filter((s) => s.conn === transcriber!.index);
-      expect(sentByIt.some((s) => s.msg.serverContent?.interimInputTranscription)).toBe(true);
-      expect(sentByIt.some((s) => s.msg.serverContent?.inputTranscription)).toBe(true);
-      expect(call.deepgram).toBeUndefined();
-    }
-    expect(finals(call)).toEqual([FINISHED]);
-    expect(messages(call, 'user').map((m) => m.text)).toEqual([FINISHED]);
-    expect(messages(call, 'assistant')).toHaveLength(1);
-    expect(unscriptedCloses(call.fake)).toEqual([]);
-  });
-});
+      if (stt === 'deepgram') {
+        const [listen] = call.deepgram!.connections;
+        expect(listen?.query.get('encoding')).toBe('linear16');
+        expect(listen?.query.get('interim_results')).toBe('true');
+        expect(call.deepgram!.results.filter((r) => !r.isFinal).length).toBeGreaterThan(0);
+        expect(call.fake.connections.map((c) => c.model)).not.toContain(TRANSCRIBE_MODEL);
+      } else {
+        // Gemini's live transcription model, on the call's own Gemini key.
+        const transcriber = call.fake.connections.find((c) => c.model === TRANSCRIBE_MODEL);
+        expect(transcriber?.setup.generationConfig).toEqual({ responseModalities: ['TEXT'] });
+        expect(transcriber?.setup.inputAudioTranscription).toEqual({ languageCodes: [] });
+        const sentByIt = call.fake.sent.filter((s) => s.conn === transcriber!.index);
+        expect(sentByIt.some((s) => s.msg.serverContent?.interimInputTranscription)).toBe(true);
+        expect(sentByIt.some((s) => s.msg.serverContent?.inputTranscription)).toBe(true);
+        expect(call.deepgram).toBeUndefined();
+      }
+      expect(finals(call)).toEqual([FINISHED]);
+      expect(messages(call, 'user').map((m) => m.text)).toEqual([FINISHED]);
+      expect(messages(call, 'assistant')).toHaveLength(1);
+      expect(unscriptedCloses(call.fake)).toEqual([]);
+    });
+  },
+);
 
-describe("LiveKit's end-of-turn model (v1-mini, real inference on speech)", () => {
+describe.concurrent("LiveKit's end-of-turn model (v1-mini, real inference on speech)", () => {
   /**
    * With the fixtures' own ~380 ms of trailing silence: the held pause stays well inside the
    * 2.5 s an unlikely end of turn waits, and a released reply starts well inside the other.
@@ -150,8 +150,8 @@ describe("LiveKit's end-of-turn model (v1-mini, real inference on speech)", () =
   const HELD_PAUSE_MS = 1000;
   const RELEASED_PAUSE_MS = 1500;
 
-  it('holds a sentence the user pauses in, and answers it once it is finished', async () => {
-    const call = await start({
+  it('holds a sentence the user pauses in, and answers it once it is finished', async (ctx) => {
+    const call = await start(ctx, {
       model: 'gemini-3.8-live',
       stt: 'deepgram',
       said: ['What is the weather like in', 'Paris today?'],
@@ -182,8 +182,8 @@ describe("LiveKit's end-of-turn model (v1-mini, real inference on speech)", () =
     expect(messages(call, 'assistant')).toHaveLength(1);
   });
 
-  it('answers a finished question at the pause, without waiting out the longest delay', async () => {
-    const call = await start({ model: 'gemini-3.8-live', stt: 'deepgram', said: [FINISHED] });
+  it('answers a finished question at the pause, without waiting out the longest delay', async (ctx) => {
+    const call = await start(ctx, { model: 'gemini-3.8-live', stt: 'deepgram', said: [FINISHED] });
     const commits: number[] = [];
     call.call.call.session.on(voice.AgentSessionEventTypes.MetricsCollected, (ev) => {
       if (ev.metrics.type === 'eou_metrics') commits.push(ev.metrics.endOfUtteranceDelayMs);
@@ -205,9 +205,9 @@ describe("LiveKit's end-of-turn model (v1-mini, real inference on speech)", () =
   });
 });
 
-describe('GEMINI_INPUT_TRANSCRIPTION=true with TURN_DETECTION=livekit', () => {
-  it("Gemini's own transcript is the user's, once; the STT only informs the turn detector", async () => {
-    const call = await start({
+describe.concurrent('GEMINI_INPUT_TRANSCRIPTION=true with TURN_DETECTION=livekit', () => {
+  it("Gemini's own transcript is the user's, once; the STT only informs the turn detector", async (ctx) => {
+    const call = await start(ctx, {
       model: 'gemini-3.8-live',
       stt: 'deepgram',
       said: [FINISHED],
@@ -224,9 +224,9 @@ describe('GEMINI_INPUT_TRANSCRIPTION=true with TURN_DETECTION=livekit', () => {
   });
 });
 
-describe('a fault in a client-marked turn', () => {
-  it('3.1: a close (1011) after the turn, before the answer: asks again with the STT transcript', async () => {
-    const call = await start({
+describe.concurrent('a fault in a client-marked turn', () => {
+  it('3.1: a close (1011) after the turn, before the answer: asks again with the STT transcript', async (ctx) => {
+    const call = await start(ctx, {
       model: 'gemini-3.1-flash-live-preview',
       stt: 'deepgram',
       said: [FINISHED],

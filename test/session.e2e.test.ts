@@ -1,55 +1,51 @@
 /**
  * End to end, offline: the agent's session (src/session.ts), our Gemini session over the real
  * @google/genai, against the fake Gemini Live server, which closes the socket with 1007 on
- * anything the model's rules forbid. Run for every Gemini API row (3.8, 3.8 extended thinking,
- * 3.1, 2.5).
+ * anything Google's schema or the model's rules forbid. Run for every Gemini API row (3.8, 3.8
+ * extended thinking, 3.1, 2.5).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { type TestContext, describe, expect, it } from 'vitest';
 import { DEFAULT_GREETING } from '../src/config/settings.ts';
 import { CONTINUE_PROMPT } from '../src/gemini/model.ts';
 import { instructionsUpdatePrompt } from '../src/gemini/prompts.ts';
-import { THINKING_FILLER } from '../tools/fake_gemini/server.ts';
+import {
+  DEFAULT_CHUNK_MS,
+  type FakeGeminiServer,
+  THINKING_FILLER,
+} from '../tools/fake_gemini/server.ts';
 import {
   E2E_MODELS,
-  type Harness,
   type HarnessOptions,
   realtimeTexts,
   sent,
   speechFixture,
-  startHarness,
+  startHarnessFor,
   unscriptedCloses,
 } from './support/call_harness.ts';
 
 const SECOND = 24_000;
 const soon = (ms = 20_000) => Date.now() + ms;
 
-describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
-  let h: Harness | undefined;
-  const start = async (options: HarnessOptions = {}) => {
-    h = await startHarness({ ...options, env: { GEMINI_MODEL: id, ...options.env } });
-    return h;
-  };
-  afterEach(async () => {
-    await h?.close();
-    h = undefined;
-  });
+// Each test is its own call against its own fake, waiting on real-time audio: they run side by side.
+describe.concurrent.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
+  const start = (ctx: TestContext, options: HarnessOptions = {}) =>
+    startHarnessFor(ctx, { ...options, env: { GEMINI_MODEL: id, ...options.env } });
 
   /** No socket was closed by the server (a rule break closes with 1007). */
-  const expectNoServerClose = (harness: Harness, allowed: number[] = []) =>
-    expect(unscriptedCloses(harness.fake, allowed)).toEqual([]);
+  const expectNoServerClose = (fake: FakeGeminiServer, allowed: number[] = []) =>
+    expect(unscriptedCloses(fake, allowed)).toEqual([]);
 
   type Turn = { role?: string; parts?: { text?: string }[] };
   type ClientContent = { turns?: Turn[]; turnComplete?: boolean };
-  const clientContents = (harness: Harness) =>
-    sent(harness.fake, 'clientContent') as ClientContent[];
-  const clientContentTexts = (harness: Harness) =>
-    clientContents(harness)
+  const clientContents = (fake: FakeGeminiServer) => sent(fake, 'clientContent') as ClientContent[];
+  const clientContentTexts = (fake: FakeGeminiServer) =>
+    clientContents(fake)
       .flatMap((c) => c.turns ?? [])
       .flatMap((t) => t.parts ?? [])
       .map((p) => p.text);
 
-  it('greets first, sending the greeting the way the model accepts', async () => {
-    const { call, fake, played } = await start();
+  it('greets first, sending the greeting the way the model accepts', async (ctx) => {
+    const { call, fake, played } = await start(ctx);
     await call.call.greet();
 
     const replies = call.events.ofType('message').filter((e) => e.role === 'assistant');
@@ -64,18 +60,18 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
       expect(sent(fake, 'clientContent')).toEqual([]);
     } else if (textRoute === 'user_content') {
       // 3.8: a user turn with explicit role that asks for the answer.
-      expect(clientContents(h!)).toEqual([
+      expect(clientContents(fake)).toEqual([
         { turns: [{ role: 'user', parts: [{ text: DEFAULT_GREETING }] }], turnComplete: true },
       ]);
       expect(realtimeTexts(fake)).toEqual([]);
     } else {
-      expect(clientContentTexts(h!)).toContain(DEFAULT_GREETING);
+      expect(clientContentTexts(fake)).toContain(DEFAULT_GREETING);
     }
-    expectNoServerClose(h!);
+    expectNoServerClose(fake);
   });
 
-  it('answers a spoken turn from the speech fixture with reply audio', async () => {
-    const { call, fake, played } = await start({ env: { AGENT_GREETING: '' } });
+  it('answers a spoken turn from the speech fixture with reply audio', async (ctx) => {
+    const { call, fake, played } = await start(ctx, { env: { AGENT_GREETING: '' } });
     await call.say(speechFixture('hello.wav'));
     expect(await call.untilAnswered({ deadline: soon(), settleMs: 1000 })).toBe(true);
 
@@ -86,11 +82,11 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
     const reply = call.events.ofType('message').find((e) => e.role === 'assistant');
     expect(reply?.text).toBe('You said: hello.');
     expect(played.reduce((n, p) => n + p.samples, 0)).toBeGreaterThan(0.4 * SECOND);
-    expectNoServerClose(h!);
+    expectNoServerClose(fake);
   });
 
-  it('runs a function tool and speaks its result', async () => {
-    const { call, fake } = await start({
+  it('runs a function tool and speaks its result', async (ctx) => {
+    const { call, fake } = await start(ctx, {
       env: { AGENT_GREETING: '' },
       fake: {
         respond: (turn) =>
@@ -122,12 +118,12 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
       expect(replies.map((r) => r.text)).toEqual([THINKING_FILLER, 'The time zone is known.']);
       expect(replies.every((r) => !r.interrupted)).toBe(true);
     }
-    expectNoServerClose(h!);
+    expectNoServerClose(fake);
   });
 
-  it('stops speaking when the user interrupts, then answers the new turn', async () => {
+  it('stops speaking when the user interrupts, then answers the new turn', async (ctx) => {
     let turn = 0;
-    const { call, played } = await start({
+    const { call, fake, played } = await start(ctx, {
       env: { AGENT_GREETING: '' },
       // Real-time pacing, so the reply is still streaming when the user barges in.
       fake: {
@@ -139,7 +135,8 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
     const hello = speechFixture('hello.wav');
     await call.say(hello);
     await waitFor(() => call.call.session.agentState === 'speaking');
-    await new Promise((r) => setTimeout(r, 800));
+    // The user barges in once 800 ms of the reply went out (real-time pacing: ~800 ms played).
+    await fake.waitFor(() => replyChunks(fake) >= 800 / DEFAULT_CHUNK_MS, 10_000, 'reply audio');
     await call.say(hello);
     expect(await call.untilAnswered({ deadline: soon(), settleMs: 1000, replies: 2 })).toBe(true);
 
@@ -149,26 +146,25 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
     expect(replies[0]!.interrupted).toBe(true);
     expect(replies.at(-1)).toMatchObject({ text: 'Sure.', interrupted: false });
     expect(call.call.session.agentState).toBe('listening');
-    expectNoServerClose(h!);
+    expectNoServerClose(fake);
   });
 
-  it('takes its instructions from the chosen context, and from dispatch instructions', async () => {
-    const { fake } = await start({ env: { CONTEXT_ID: 'support', AGENT_GREETING: '' } });
+  it('takes its instructions from the chosen context, and from dispatch instructions', async (ctx) => {
+    const { fake } = await start(ctx, { env: { CONTEXT_ID: 'support', AGENT_GREETING: '' } });
     await fake.waitFor((f) => f.connections.length > 0 && !!f.connections.at(-1)!.setup);
     const setup = fake.connections.at(-1)!.setup;
     expect(setup.systemInstruction.parts[0].text).toMatch(/customer-support agent/);
-    await h!.close();
 
     const metadata = JSON.stringify({ gemini_realtime_config: { instructions: 'You are Ada.' } });
-    const again = await start({ metadata, env: { AGENT_GREETING: '' } });
+    const again = await start(ctx, { metadata, env: { AGENT_GREETING: '' } });
     await again.fake.waitFor((f) => f.connections.length > 0 && !!f.connections.at(-1)!.setup);
     expect(again.fake.connections.at(-1)!.setup.systemInstruction.parts[0].text).toBe(
       'You are Ada.',
     );
   });
 
-  it('replies to generateReply() with no instructions and to session.run()', async () => {
-    const { call, fake } = await start({ env: { AGENT_GREETING: '' } });
+  it('replies to generateReply() with no instructions and to session.run()', async (ctx) => {
+    const { call, fake } = await start(ctx, { env: { AGENT_GREETING: '' } });
     const { session } = call.call;
     await session.generateReply().waitForPlayout();
     const result = session.run({ userInput: 'What can you do?' });
@@ -181,7 +177,7 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
       expect(sent(fake, 'clientContent')).toEqual([]);
     } else if (textRoute === 'user_content') {
       // The user's words as context, then "answer now": no placeholder text on 3.8.
-      expect(clientContents(h!)).toEqual([
+      expect(clientContents(fake)).toEqual([
         { turnComplete: true },
         { turns: [{ role: 'user', parts: [{ text: 'What can you do?' }] }], turnComplete: false },
         { turnComplete: true },
@@ -189,13 +185,13 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
       const turns = fake.connections.flatMap((c) => c.turns).map((t) => t.text);
       expect(turns).toEqual(['', 'What can you do?']);
     } else {
-      expect(clientContentTexts(h!)).toContain('What can you do?');
+      expect(clientContentTexts(fake)).toContain('What can you do?');
     }
-    expectNoServerClose(h!);
+    expectNoServerClose(fake);
   });
 
-  it('keeps the call alive through a mid-session instructions update', async () => {
-    const { call, fake } = await start({ env: { AGENT_GREETING: '' } });
+  it('keeps the call alive through a mid-session instructions update', async (ctx) => {
+    const { call, fake } = await start(ctx, { env: { AGENT_GREETING: '' } });
     await call.call.session.generateReply({ instructions: 'Say hi.' }).waitForPlayout();
     await call.call.agent.updateInstructions('From now on, be brief.');
     await call.call.session.generateReply({ instructions: 'Say bye.' }).waitForPlayout();
@@ -208,46 +204,40 @@ describe.each(E2E_MODELS)('a call on $id', ({ id, family, textRoute }) => {
       expect(sent(fake, 'clientContent')).toEqual([]);
       expect(realtimeTexts(fake).join('\n')).not.toContain(update);
     } else if (textRoute === 'user_content') {
-      expect(clientContents(h!)).toContainEqual({
+      expect(clientContents(fake)).toContainEqual({
         turns: [{ role: 'user', parts: [{ text: instructionsUpdatePrompt(update) }] }],
         turnComplete: false,
       });
     } else {
-      expect(clientContents(h!)).toContainEqual({
+      expect(clientContents(fake)).toContainEqual({
         turns: [{ role: 'model', parts: [{ text: update }] }],
         turnComplete: false,
       });
     }
-    expectNoServerClose(h!);
+    expectNoServerClose(fake);
   });
 
-  it('applies a mid-session instructions update: at once, or in the next setup', async () => {
-    const { call, fake } = await start({ env: { AGENT_GREETING: '' } });
+  it('applies a mid-session instructions update: at once, or in the next setup', async (ctx) => {
+    const { call, fake } = await start(ctx, { env: { AGENT_GREETING: '' } });
     await call.call.session.generateReply({ instructions: 'Say hi.' }).waitForPlayout();
     await call.call.agent.updateInstructions('You are Ada now.');
     // A reconnect: the new connection's setup carries the instructions the session holds.
     fake.connections[0]!.close(1011, 'Internal error encountered.');
     await fake.waitFor((f) => f.connections[1]?.setup !== undefined, 10_000, 'reconnect');
     expect(fake.connections[1]!.setup.systemInstruction.parts[0].text).toBe('You are Ada now.');
-    expectNoServerClose(h!, [0]);
+    expectNoServerClose(fake, [0]);
   });
 });
 
-describe('the setup frame carries the validated settings', () => {
-  let h: Harness | undefined;
-  afterEach(async () => {
-    await h?.close();
-    h = undefined;
-  });
-
-  const setupOf = async (env: Record<string, string>) => {
-    h = await startHarness({ env: { AGENT_GREETING: '', ...env } });
+describe.concurrent('the setup frame carries the validated settings', () => {
+  const setupOf = async (ctx: TestContext, env: Record<string, string>) => {
+    const h = await startHarnessFor(ctx, { env: { AGENT_GREETING: '', ...env } });
     await h.fake.waitFor((f) => f.connections.length > 0 && !!f.connections.at(-1)!.setup);
     return h.fake.connections.at(-1)!;
   };
 
-  it('3.1: thinking level, voice and temperature; no history declared with none to seed', async () => {
-    const conn = await setupOf({
+  it('3.1: thinking level, voice and temperature; no history declared with none to seed', async (ctx) => {
+    const conn = await setupOf(ctx, {
       GEMINI_MODEL: 'gemini-3.1-flash-live-preview',
       GEMINI_THINKING_LEVEL: 'low',
       GEMINI_VOICE: 'Kore',
@@ -265,8 +255,8 @@ describe('the setup frame carries the validated settings', () => {
     expect(conn.closedBy).not.toBe('server');
   });
 
-  it('3.8: no thinking, affective or proactivity field; tools without a behavior; search beside them', async () => {
-    const conn = await setupOf({
+  it('3.8: no thinking, affective or proactivity field; tools without a behavior; search beside them', async (ctx) => {
+    const conn = await setupOf(ctx, {
       GEMINI_MODEL: 'gemini-3.8-live',
       GEMINI_PROACTIVE_AUDIO: 'true',
       GEMINI_GOOGLE_SEARCH: 'true',
@@ -285,8 +275,8 @@ describe('the setup frame carries the validated settings', () => {
     expect(conn.closedBy).not.toBe('server');
   });
 
-  it('3.8 extended thinking: its default level LOW, every function declared NON_BLOCKING', async () => {
-    const conn = await setupOf({ GEMINI_MODEL: 'gemini-3.8-live-extended-thinking' });
+  it('3.8 extended thinking: its default level LOW, every function declared NON_BLOCKING', async (ctx) => {
+    const conn = await setupOf(ctx, { GEMINI_MODEL: 'gemini-3.8-live-extended-thinking' });
     expect(conn.setup.generationConfig.thinkingConfig).toEqual({ thinkingLevel: 'LOW' });
     const declarations = conn.setup.tools.flatMap(
       (t: { functionDeclarations?: object[] }) => t.functionDeclarations ?? [],
@@ -298,8 +288,8 @@ describe('the setup frame carries the validated settings', () => {
     expect(conn.closedBy).not.toBe('server');
   });
 
-  it('2.5: thinking budget and affective dialog on the v1alpha API', async () => {
-    const conn = await setupOf({
+  it('2.5: thinking budget and affective dialog on the v1alpha API', async (ctx) => {
+    const conn = await setupOf(ctx, {
       GEMINI_MODEL: 'gemini-2.5-flash-native-audio-preview-12-2025',
       GEMINI_THINKING_BUDGET: '512',
       GEMINI_AFFECTIVE_DIALOG: 'true',
@@ -313,6 +303,10 @@ describe('the setup frame carries the validated settings', () => {
     expect(conn.closedBy).not.toBe('server');
   });
 });
+
+/** Reply audio messages the fake sent (one chunk of DEFAULT_CHUNK_MS each). */
+const replyChunks = (fake: FakeGeminiServer) =>
+  fake.sent.filter((s) => s.msg.serverContent?.modelTurn?.parts?.length).length;
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

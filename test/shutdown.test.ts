@@ -8,6 +8,9 @@
  *   once it is warm and when the signal comes while its job processes are still loading (see
  *   JOB_PROCESS_CLOSE_TIMEOUT_MS in src/agent.ts: @livekit/agents 1.9.0 loses the shutdown
  *   request to a loading job process and used to wait 60 s).
+ * - The worker as the Docker image runs it: built (test/support/built_worker.ts), `node
+ *   dist/agent.js start` with no TypeScript loader; its job processes load the JavaScript and
+ *   prewarm (with a folder avatar from avatars/), and SIGTERM drains it the same way.
  * - The console mid-call: it closes the Gemini socket (the fake sees the client close it with a
  *   close frame, not a dropped connection), writes its files and exits 143.
  *
@@ -19,6 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
+import { buildWorker } from './support/built_worker.ts';
 import { FIXTURES } from './support/call_harness.ts';
 import { type Child, REPO, killGroup, runDir, startChild } from './support/child_run.ts';
 import {
@@ -54,10 +58,13 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function start(script: string, args: string[], env: Record<string, string>): Child {
-  const child = startChild(script, args, env, runDir(work));
+function track(child: Child): Child {
   children.add(child);
   return child;
+}
+
+function start(script: string, args: string[], env: Record<string, string>): Child {
+  return track(startChild(script, args, env, runDir(work)));
 }
 
 /** `start` workers share the health port: one at a time. */
@@ -71,13 +78,29 @@ function oneWorkerAtATime<T>(run: () => Promise<T>): Promise<T> {
 const startWorker = () => startRetryingWorker((env) => start(AGENT, ['start'], env), CANARIES);
 const secrets = Object.values(CANARIES);
 
-describe.concurrent('SIGTERM', { timeout: 90_000 }, () => {
+describe.concurrent('SIGTERM', { timeout: 150_000 }, () => {
   it('npm start, warm: exits with the graceful code, no process left behind', () =>
     oneWorkerAtATime(async () => {
       const worker = await startWorker();
       await waitForIdleProcesses(worker);
       await expectCleanSigterm(worker, secrets);
     }));
+
+  it('the Docker image (node dist/agent.js start), warm: its job processes run the JavaScript', async () => {
+    const { app, dist } = await buildWorker(work);
+    await oneWorkerAtATime(async () => {
+      const worker = await startRetryingWorker(
+        // As the image runs it: compiled, no TypeScript loader, from /app.
+        (env) => track(startChild(path.join(dist, 'agent.js'), ['start'], env, app, [])),
+        // A folder avatar: the worker checks it at start and each job process preloads it.
+        { ...CANARIES, AVATAR_ID: 'example' },
+      );
+      await waitForIdleProcesses(worker);
+      expect(worker.stdout()).toContain('job process prewarmed');
+      expect(worker.stdout()).not.toContain('prewarm step failed');
+      await expectCleanSigterm(worker, secrets);
+    });
+  });
 
   it('npm start, while its job processes are still loading: exits within the bound', () =>
     oneWorkerAtATime(async () => {

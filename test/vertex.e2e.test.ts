@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { voice } from '@livekit/agents';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type TestContext, afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { MIC_RATE } from '../src/console/offline_call.ts';
 import { DEFAULT_GREETING } from '../src/config/settings.ts';
@@ -26,7 +26,7 @@ import {
   type Harness,
   type HarnessOptions,
   sent,
-  startHarness,
+  startHarnessFor,
   unscriptedCloses,
 } from './support/call_harness.ts';
 import {
@@ -78,29 +78,22 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe(`a call on the Vertex AI row (${MODEL})`, () => {
-  let h: Harness | undefined;
-  const start = async (options: HarnessOptions = {}) => {
-    h = await startHarness({
+describe.concurrent(`a call on the Vertex AI row (${MODEL})`, () => {
+  const start = (ctx: TestContext, options: HarnessOptions = {}) =>
+    startHarnessFor(ctx, {
       ...options,
       env: { ...VERTEX_ENV, ...options.env },
       fake: { accessToken: ACCESS_TOKEN, ...options.fake },
     });
-    return h;
-  };
-  afterEach(async () => {
-    await h?.close();
-    h = undefined;
-  });
 
-  const assistantTexts = (harness: Harness) =>
-    harness.call.events
+  const assistantTexts = (call: Harness['call']) =>
+    call.events
       .ofType('message')
       .filter((e) => e.role === 'assistant')
       .map((e) => e.text);
 
-  it('greets, then answers a spoken turn, on the Vertex endpoint with an ADC token', async () => {
-    const { call, fake, played } = await start();
+  it('greets, then answers a spoken turn, on the Vertex endpoint with an ADC token', async (ctx) => {
+    const { call, fake, played } = await start(ctx);
     await call.call.greet();
     const since = call.events.events.length;
     await call.say(WORDS);
@@ -121,15 +114,15 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
       ['client_content', '.'],
       ['audio', 'hello'],
     ]);
-    expect(assistantTexts(h!)).toEqual(['You said: ..', 'You said: hello.']);
+    expect(assistantTexts(call)).toEqual(['You said: ..', 'You said: hello.']);
     expect(played).toHaveLength(2);
     expect(played.every((p) => p.samples > 0.4 * SECOND && !p.interrupted)).toBe(true);
     expect(call.call.session.agentState).toBe('listening');
-    expect(unscriptedCloses(h!.fake)).toEqual([]);
+    expect(unscriptedCloses(fake)).toEqual([]);
   });
 
-  it('runs a function tool: the response goes back without an id, matched by name', async () => {
-    const { call, fake } = await start({
+  it('runs a function tool: the response goes back without an id, matched by name', async (ctx) => {
+    const { call, fake } = await start(ctx, {
       env: { AGENT_GREETING: '' },
       fake: {
         respond: (turn) =>
@@ -155,13 +148,13 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
       source: 'tool_response',
       toolResponse: { name: 'get_current_time' },
     });
-    expect(assistantTexts(h!).at(-1)).toBe('It is noon in Paris.');
-    expect(unscriptedCloses(h!.fake)).toEqual([]);
+    expect(assistantTexts(call).at(-1)).toBe('It is noon in Paris.');
+    expect(unscriptedCloses(fake)).toEqual([]);
   });
 
-  it('survives an internal error (1011) mid-reply: resumes with its handle, answers the next turn', async () => {
+  it('survives an internal error (1011) mid-reply: resumes with its handle, answers the next turn', async (ctx) => {
     let spoken = 0;
-    const { call, fake, played } = await start({
+    const { call, fake, played } = await start(ctx, {
       env: { AGENT_GREETING: '' },
       fake: {
         transcribe: () => `words ${++spoken}`,
@@ -196,7 +189,7 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
     const seeded = second!.history.flatMap((t: Json) => t.parts.map((p: Json) => p.text));
     expect(seeded).toContain('words 2');
     expect(seeded).not.toContain('words 1');
-    expect(assistantTexts(h!).at(-1)).toBe('reply to words 3');
+    expect(assistantTexts(call).at(-1)).toBe('reply to words 3');
     expect(played[1]!.samples).toBeLessThan(0.4 * SECOND);
     expect(call.call.model.recoveries.at(-1)!.stats.reconnects).toMatchObject([
       { cause: 'close 1011', resumed: true },
@@ -204,8 +197,8 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
     expect(call.call.session.agentState).toBe('listening');
   });
 
-  it('a close (1011) during a tool call: the id-less result reaches the new connection as text', async () => {
-    const { call, fake } = await start({
+  it('a close (1011) during a tool call: the id-less result reaches the new connection as text', async (ctx) => {
+    const { call, fake } = await start(ctx, {
       env: { AGENT_GREETING: '' },
       fake: {
         respond: (turn) =>
@@ -226,12 +219,12 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
     expect(fake.received.filter((r) => r.conn === 1 && 'toolResponse' in r.msg)).toEqual([]);
     expect(fake.connections[1]!.turns[0]).toMatchObject({ source: 'client_content' });
     expect(fake.connections[1]!.turns[0]!.text).toMatch(/get_current_time tool returned/);
-    expect(assistantTexts(h!).at(-1)).toBe('It is noon.');
+    expect(assistantTexts(call).at(-1)).toBe('It is noon.');
     expect(call.call.model.recoveries.at(-1)!.stats.toolResultsAsText).toBe(1);
   });
 
-  it('sends in its setup what the Vertex row allows, and nothing it forbids', async () => {
-    const { fake } = await start({
+  it('sends in its setup what the Vertex row allows, and nothing it forbids', async (ctx) => {
+    const { fake } = await start(ctx, {
       env: {
         AGENT_GREETING: '',
         GEMINI_THINKING_BUDGET: '512',
@@ -266,35 +259,39 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
     expect(conn!.closedBy).not.toBe('server');
   });
 
-  it('credentials the token service refuses: bounded retries, then one error ends the call', async () => {
-    // An STS without an access token to give refuses every exchange (400 invalid_grant), as for
-    // an expired workload token: no socket ever opens, so only the connect promise says so.
-    const refusing = await FakeGeminiServer.start({});
-    vi.stubEnv(
-      'GOOGLE_APPLICATION_CREDENTIALS',
-      writeCredentials(refusing.tokenUrl, 'refused.json'),
-    );
-    try {
-      const { call, fake } = await start({ env: { AGENT_GREETING: '' } });
-      let closed = false;
-      call.call.session.on(voice.AgentSessionEventTypes.Close, () => {
-        closed = true;
-      });
-      await fake.waitFor(() => closed, 20_000, 'the call to end');
+  // Alone: it points the process's ADC file at a token service that refuses.
+  it.sequential(
+    'credentials the token service refuses: bounded retries, then one error ends the call',
+    async (ctx) => {
+      // An STS without an access token to give refuses every exchange (400 invalid_grant), as for
+      // an expired workload token: no socket ever opens, so only the connect promise says so.
+      const refusing = await FakeGeminiServer.start({});
+      vi.stubEnv(
+        'GOOGLE_APPLICATION_CREDENTIALS',
+        writeCredentials(refusing.tokenUrl, 'refused.json'),
+      );
+      try {
+        const { call, fake } = await start(ctx, { env: { AGENT_GREETING: '' } });
+        let closed = false;
+        call.call.session.on(voice.AgentSessionEventTypes.Close, () => {
+          closed = true;
+        });
+        await fake.waitFor(() => closed, 20_000, 'the call to end');
 
-      const errors = call.events.ofType('error').filter((e) => e.recoverable === false);
-      expect(errors).toHaveLength(1);
-      expect(errors[0]!.message).toMatch(/could not connect to Gemini Live after \d+ attempts/);
-      expect(errors[0]!.message).toMatch(/invalid_grant/);
-      expect(fake.connections).toHaveLength(0);
-      const exchanges = refusing.subjectTokens.length;
-      expect(exchanges).toBeGreaterThan(1);
-      expect(exchanges).toBeLessThanOrEqual(DEFAULT_RECOVERY_POLICY.connectAttempts);
-    } finally {
-      vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', credentials);
-      await refusing.close();
-    }
-  });
+        const errors = call.events.ofType('error').filter((e) => e.recoverable === false);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]!.message).toMatch(/could not connect to Gemini Live after \d+ attempts/);
+        expect(errors[0]!.message).toMatch(/invalid_grant/);
+        expect(fake.connections).toHaveLength(0);
+        const exchanges = refusing.subjectTokens.length;
+        expect(exchanges).toBeGreaterThan(1);
+        expect(exchanges).toBeLessThanOrEqual(DEFAULT_RECOVERY_POLICY.connectAttempts);
+      } finally {
+        vi.stubEnv('GOOGLE_APPLICATION_CREDENTIALS', credentials);
+        await refusing.close();
+      }
+    },
+  );
 
   it('the fake refuses a Vertex connection without the token', async () => {
     const fake = await FakeGeminiServer.start({ accessToken: ACCESS_TOKEN });
@@ -316,28 +313,21 @@ describe(`a call on the Vertex AI row (${MODEL})`, () => {
 const M38 = 'gemini-3.8-live';
 const RESOURCE_38 = `projects/${PROJECT}/locations/${LOCATION}/publishers/google/models/${M38}`;
 
-describe(`a call on the Vertex AI row of ${M38}`, () => {
-  let h: Harness | undefined;
-  const start = async (options: HarnessOptions = {}) => {
-    h = await startHarness({
+describe.concurrent(`a call on the Vertex AI row of ${M38}`, () => {
+  const start = (ctx: TestContext, options: HarnessOptions = {}) =>
+    startHarnessFor(ctx, {
       ...options,
       env: { ...VERTEX_ENV, GEMINI_MODEL: M38, ...options.env },
       fake: { accessToken: ACCESS_TOKEN, ...options.fake },
     });
-    return h;
-  };
-  afterEach(async () => {
-    await h?.close();
-    h = undefined;
-  });
-  const assistantTexts = (harness: Harness) =>
-    harness.call.events
+  const assistantTexts = (call: Harness['call']) =>
+    call.events
       .ofType('message')
       .filter((e) => e.role === 'assistant')
       .map((e) => e.text);
 
-  it('greets with realtime text (no client content mid-session on Vertex), then answers', async () => {
-    const { call, fake } = await start();
+  it('greets with realtime text (no client content mid-session on Vertex), then answers', async (ctx) => {
+    const { call, fake } = await start(ctx);
     await call.call.greet();
     const since = call.events.events.length;
     await call.say(WORDS);
@@ -351,12 +341,12 @@ describe(`a call on the Vertex AI row of ${M38}`, () => {
       ['realtime_text', DEFAULT_GREETING],
       ['audio', 'hello'],
     ]);
-    expect(assistantTexts(h!)).toEqual([`You said: ${DEFAULT_GREETING}.`, 'You said: hello.']);
-    expect(unscriptedCloses(h!.fake)).toEqual([]);
+    expect(assistantTexts(call)).toEqual([`You said: ${DEFAULT_GREETING}.`, 'You said: hello.']);
+    expect(unscriptedCloses(fake)).toEqual([]);
   });
 
-  it('a function round trip: the response carries its call id, as Vertex 3.8 requires', async () => {
-    const { call, fake } = await start({
+  it('a function round trip: the response carries its call id, as Vertex 3.8 requires', async (ctx) => {
+    const { call, fake } = await start(ctx, {
       env: { AGENT_GREETING: '' },
       fake: {
         respond: (turn) =>
@@ -374,13 +364,13 @@ describe(`a call on the Vertex AI row of ${M38}`, () => {
     expect(responses).toHaveLength(1);
     expect(responses[0]).toMatchObject({ id: 'call-1', name: 'get_current_time' });
     expect(Object.keys(responses[0]).sort()).toEqual(['id', 'name', 'response']);
-    expect(assistantTexts(h!).at(-1)).toBe('It is noon in Paris.');
-    expect(unscriptedCloses(h!.fake)).toEqual([]);
+    expect(assistantTexts(call).at(-1)).toBe('It is noon in Paris.');
+    expect(unscriptedCloses(fake)).toEqual([]);
   });
 
-  it('survives a 1011 mid-reply: resumes with its handle, restores no content, answers', async () => {
+  it('survives a 1011 mid-reply: resumes with its handle, restores no content, answers', async (ctx) => {
     let spoken = 0;
-    const { call, fake } = await start({
+    const { call, fake } = await start(ctx, {
       env: { AGENT_GREETING: '' },
       fake: {
         transcribe: () => `words ${++spoken}`,
@@ -402,13 +392,13 @@ describe(`a call on the Vertex AI row of ${M38}`, () => {
     const [, second] = fake.connections;
     expect(second).toMatchObject({ backend: 'vertex', resumedFrom: 'handle-0-1' });
     expect(second!.history).toEqual([]);
-    expect(assistantTexts(h!).at(-1)).toBe('reply to words 3');
+    expect(assistantTexts(call).at(-1)).toBe('reply to words 3');
     expect(call.events.ofType('error').filter((e) => e.recoverable === false)).toEqual([]);
-    expect(unscriptedCloses(h!.fake)).toEqual([]);
+    expect(unscriptedCloses(fake)).toEqual([]);
   });
 
-  it('its setup: no thinking, affective or proactivity field, functions at their default, search beside them', async () => {
-    const { fake } = await start({
+  it('its setup: no thinking, affective or proactivity field, functions at their default, search beside them', async (ctx) => {
+    const { fake } = await start(ctx, {
       env: { AGENT_GREETING: '', GEMINI_PROACTIVE_AUDIO: 'true', GEMINI_GOOGLE_SEARCH: 'true' },
     });
     await fake.waitFor((f) => f.sent.some((e) => 'setupComplete' in e.msg), 5000, 'setup');

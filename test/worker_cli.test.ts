@@ -22,8 +22,12 @@ import { LOCAL_LIVEKIT } from '../src/config/settings.ts';
 import { type Child, REPO, killGroup, runDir, startChild } from './support/child_run.ts';
 
 const AGENT = path.join(REPO, 'src', 'agent.ts');
-/** A refusal happens before the framework starts anything; give a loaded machine some room. */
-const REFUSAL_LIMIT_MS = 15_000;
+/**
+ * A refusal happens before the framework starts anything. Loading the agent under tsx is most of
+ * it (~3 s alone, 16 s beside three test files and a CPU hog on 2 cores); the retry loop this
+ * guards against took 84 s.
+ */
+const REFUSAL_LIMIT_MS = 30_000;
 
 let work: string;
 

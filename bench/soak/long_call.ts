@@ -57,6 +57,11 @@ export interface LongOptions {
   onProgress?: (line: string) => void;
   /** Measure the A/V offset (default true); false runs the avatar as the worker does, unmeasured. */
   measureAv?: boolean;
+  /**
+   * End after this many answered turns instead of at `minutes` (which still sets the warm-up and
+   * window lengths): a run whose length does not depend on the machine's speed (the test's).
+   */
+  turns?: number;
 }
 
 export interface MemorySample {
@@ -262,7 +267,9 @@ export async function runLongCall(options: LongOptions): Promise<LongReport> {
     let start: MemorySample | undefined;
     let windowStart = performance.now();
     let nextMinute = since + 60_000;
-    while (performance.now() - since < durationMs) {
+    const more = () =>
+      options.turns === undefined ? performance.now() - since < durationMs : turns < options.turns;
+    while (more()) {
       await turn();
       if (window && performance.now() - windowStart >= windowMs) {
         const done = window;

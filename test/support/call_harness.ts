@@ -5,6 +5,7 @@
 import { type APIConnectOptions, initializeLogger, type llm } from '@livekit/agents';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'vitest';
 import { readMonoAt } from '../../src/audio/wav.ts';
 import { applyDispatchMetadata } from '../../src/config/dispatch.ts';
 import { type Env, type Settings, loadSettings } from '../../src/config/settings.ts';
@@ -116,6 +117,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await fake.close();
     },
   };
+}
+
+/**
+ * A harness closed when the test ends, for tests that run concurrently (`describe.concurrent`):
+ * `ctx.onTestFinished` belongs to this test, where an `afterEach` would close another's call.
+ */
+export async function startHarnessFor(
+  ctx: TestContext,
+  options: HarnessOptions = {},
+): Promise<Harness> {
+  const h = await startHarness(options);
+  ctx.onTestFinished(() => h.close());
+  return h;
 }
 
 /** Every client message of a kind (`setup`, `clientContent`, `realtimeInput`, `toolResponse`). */

@@ -3,7 +3,9 @@
  *
  * Point the real @google/genai client (or the LiveKit google plugin) at it with
  * `httpOptions.baseUrl = fake.baseUrl` or env `GOOGLE_GEMINI_BASE_URL`. It speaks the wire JSON the SDK
- * expects and enforces per-model server rules by closing the socket like Google does (1007/1008).
+ * expects, parses every client message as Google's documented schema does (wire_schema.ts: an
+ * unknown field, a wrong value type or enum name anywhere in it closes with 1007) and enforces
+ * per-model server rules by closing the socket like Google does (1007/1008).
  * Its model knowledge is deliberately its own: it must not share the app's capability table, or a
  * wrong table would agree with itself.
  */
@@ -14,6 +16,7 @@ import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
 import { Slicer, avatarClip } from './avatar_stream.ts';
 import { interimText } from '../fake_transcripts.ts';
+import { type WireKind, checkClientMessage, clientMessageKind } from './wire_schema.ts';
 import {
   CLOSE_REASONS,
   type FaultAction,
@@ -206,22 +209,7 @@ const GEMINI_PATH =
   /^\/+ws\/google\.ai\.generativelanguage\.(v1alpha|v1beta)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$/;
 const VERTEX_PATH =
   /^\/+ws\/google\.cloud\.aiplatform\.(v1|v1beta1)\.LlmBidiService\/BidiGenerateContent$/;
-const SETUP_FIELDS = new Set(
-  'model generationConfig systemInstruction tools realtimeInputConfig sessionResumption contextWindowCompression inputAudioTranscription outputAudioTranscription proactivity historyConfig avatarConfig safetySettings labels explicitVadSignal'.split(
-    ' ',
-  ),
-);
-const REALTIME_FIELDS = new Set(
-  'audio mediaChunks video text activityStart activityEnd audioStreamEnd'.split(' '),
-);
 const THINKING_LEVELS = new Set(['minimal', 'low', 'medium', 'high']);
-/** GenerationConfig.MediaResolution as the API documents it; anything else fails enum parsing. */
-const MEDIA_RESOLUTIONS = new Set([
-  'MEDIA_RESOLUTION_UNSPECIFIED',
-  'MEDIA_RESOLUTION_LOW',
-  'MEDIA_RESOLUTION_MEDIUM',
-  'MEDIA_RESOLUTION_HIGH',
-]);
 
 interface Endpoint {
   backend: Backend;
@@ -262,13 +250,6 @@ interface SetupCheck {
 }
 type SetupRule = (c: SetupCheck) => string | undefined;
 
-const unknownSetupField: SetupRule = ({ setup }) => {
-  const field = Object.keys(setup).find((k) => !SETUP_FIELDS.has(k));
-  return (
-    field && `Invalid JSON payload received. Unknown name "${field}" at 'setup': Cannot find field.`
-  );
-};
-
 /** On the Gemini API these fields exist only in v1alpha; v1beta's proto does not know them. */
 const alphaOnlyFields: SetupRule = ({ setup, endpoint }) => {
   if (endpoint.backend !== 'gemini' || endpoint.apiVersion === 'v1alpha') return undefined;
@@ -308,13 +289,6 @@ const thinkingConfig: SetupRule = ({ setup, id, family }) => {
     return `Invalid value at 'setup.generation_config.thinking_config.thinking_level' (${String(level).slice(0, 30)})`;
   }
   return undefined;
-};
-
-/** An enum value the proto does not know is a JSON parse error for the whole setup (1007). */
-const mediaResolution: SetupRule = ({ setup }) => {
-  const value: unknown = setup.generationConfig?.mediaResolution;
-  if (value === undefined || MEDIA_RESOLUTIONS.has(value as string)) return undefined;
-  return `Invalid value at 'setup.generation_config.media_resolution' (${JSON.stringify(value)?.slice(0, 30)})`;
 };
 
 function declarationsOf(setup: Json): Json[] {
@@ -422,12 +396,11 @@ const transcribeSetup: SetupRule = ({ setup, id, family }) => {
   return undefined;
 };
 
+/** The model's rules, checked once the setup parsed (wire_schema.ts: fields and value types). */
 const SETUP_RULES: readonly SetupRule[] = [
-  unknownSetupField,
   transcribeSetup,
   alphaOnlyFields,
   thinkingConfig,
-  mediaResolution,
   live3Extras,
   searchBesideFunctions,
   avatarOutput,
@@ -800,17 +773,34 @@ class LiveSession {
     this.#host.log('received', this.conn.index, msg);
     if (this.conn.setup === undefined) return this.#onSetup(msg);
     const keys = Object.keys(msg);
-    const [kind] = keys;
+    const [field] = keys;
     if (keys.length !== 1)
       return this.#fail(
         1007,
         `Invalid JSON payload received. Expected one message field, got ${keys.length}.`,
       );
-    if (kind === 'realtimeInput') return this.#onRealtimeInput(msg.realtimeInput ?? {});
-    if (kind === 'clientContent') return this.#onClientContent(msg.clientContent ?? {});
-    if (kind === 'toolResponse') return this.#onToolResponse(msg.toolResponse ?? {});
+    const kind = clientMessageKind(field!);
     if (kind === 'contextUpdate') return; // newer SDK message; accepted and only logged
-    this.#fail(1007, `Invalid JSON payload received. Unknown name "${kind}": Cannot find field.`);
+    if (kind === undefined || kind === 'setup') {
+      return this.#fail(
+        1007,
+        `Invalid JSON payload received. Unknown name "${field}": Cannot find field.`,
+      );
+    }
+    const body = this.#parsed(kind, msg[field!] ?? {});
+    if (body === undefined) return;
+    if (kind === 'realtimeInput') return this.#onRealtimeInput(body);
+    if (kind === 'clientContent') return this.#onClientContent(body);
+    return this.#onToolResponse(body);
+  }
+
+  /** The body as Google's JSON parser reads it, or undefined after closing with its refusal. */
+  #parsed(kind: WireKind, body: Json): Json | undefined {
+    const { backend, apiVersion } = this.#endpoint;
+    const check = checkClientMessage(kind, body, backend, apiVersion);
+    if (check.ok) return check.value;
+    this.#fail(1007, check.reason);
+    return undefined;
   }
 
   #onSetup(msg: Json): void {
@@ -830,8 +820,11 @@ class LiveSession {
           : 'Request had invalid authentication credentials.',
       );
     }
-    const id = modelId(setup.model, this.#endpoint.backend);
-    if (id === undefined) return this.#fail(1007, `Invalid model name: ${String(setup.model)}`);
+    const parsed = this.#parsed('setup', setup);
+    if (parsed === undefined) return;
+    this.conn.setup = parsed;
+    const id = modelId(parsed.model, this.#endpoint.backend);
+    if (id === undefined) return this.#fail(1007, `Invalid model name: ${String(parsed.model)}`);
     this.conn.model = id;
     const known = SERVER_MODELS[id];
     if (!known || !known.backends.includes(this.#endpoint.backend)) {
@@ -842,13 +835,13 @@ class LiveSession {
     }
     this.#family = known.family;
     this.#takesVideo = known.video !== false;
-    const check: SetupCheck = { setup, id, family: known.family, endpoint: this.#endpoint };
+    const check: SetupCheck = { setup: parsed, id, family: known.family, endpoint: this.#endpoint };
     for (const rule of SETUP_RULES) {
       const reason = rule(check);
       if (reason) return this.#fail(1007, reason);
     }
-    if (!this.#resume(setup.sessionResumption?.handle)) return;
-    if (setup.avatarConfig !== undefined) {
+    if (!this.#resume(parsed.sessionResumption?.handle)) return;
+    if (parsed.avatarConfig !== undefined) {
       const { videoChunkBytes } = this.#host.options;
       this.#avatar = {
         sentInit: false,
@@ -932,12 +925,6 @@ class LiveSession {
         'Realtime input before the initial history was complete (client content with turn_complete).',
       );
     }
-    const unknown = Object.keys(input).find((k) => !REALTIME_FIELDS.has(k));
-    if (unknown)
-      return this.#fail(
-        1007,
-        `Invalid JSON payload received. Unknown name "${unknown}" at 'realtime_input': Cannot find field.`,
-      );
     if (input.video !== undefined) this.#onVideo(input.video);
     if (this.conn.closedBy) return;
     if (input.audio) this.#onAudio(input.audio);
