@@ -23,6 +23,18 @@ RUN apt-get update -qq \
   && apt-get install --no-install-recommends -y ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 
+# --- Compile the TypeScript to JavaScript ---------------------------------------------------------
+# Job processes that load plain JavaScript hold neither tsx (~70 MB each, plus an esbuild process)
+# nor Node's type stripper (~30 MB each): docs/capacity.md. tsc needs the dev dependencies (the
+# compiler and the type packages); their install scripts are not needed to compile.
+FROM base AS compile
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
 # --- Install dependencies ------------------------------------------------------------------------
 FROM base AS build
 WORKDIR /app
@@ -34,7 +46,7 @@ WORKDIR /app
 # them on older npm.
 COPY package.json package-lock.json ./
 ENV ONNXRUNTIME_NODE_INSTALL=skip SKIP_FFMPEG=true
-# Runtime dependencies only: tsx (which runs the TypeScript sources) is one of them.
+# Runtime dependencies only.
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # The end-of-turn model of TURN_DETECTION=livekit, as LiveKit's starter does: the multilingual
@@ -44,6 +56,8 @@ RUN npm ci --omit=dev --no-audit --no-fund
 RUN HOME=/app npx livekit-agents download-files
 
 COPY . .
+# The worker as JavaScript (dist/ mirrors src/, so avatars/ and contexts/ resolve the same).
+COPY --from=compile /app/dist ./dist
 
 # --- Runtime image -------------------------------------------------------------------------------
 FROM base
@@ -63,7 +77,7 @@ ENV NODE_ENV=production \
 # The worker's health endpoint (http://0.0.0.0:8081/) in production mode.
 EXPOSE 8081
 
-# What `npm start` runs, without npm in between: node is PID 1's only child process, so SIGTERM
-# reaches the worker directly and it drains its running calls before exiting. Registers with
-# LIVEKIT_URL and waits for jobs.
-CMD ["node", "--import", "tsx", "src/agent.ts", "start"]
+# `npm start` compiled (dist/ from the compile stage), without npm in between: node is PID 1's only
+# child process, so SIGTERM reaches the worker directly and it drains its running calls before
+# exiting. Its job processes load the same JavaScript. Registers with LIVEKIT_URL, waits for jobs.
+CMD ["node", "dist/agent.js", "start"]

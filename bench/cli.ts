@@ -37,6 +37,15 @@ export function listOption<T extends string>(
   });
 }
 
+/** One value of `allowed`. */
+export function oneOption<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  const values = listOption(name, raw, allowed);
+  if (values.length !== 1) {
+    throw new UsageError(`--${name}: give one of ${allowed.join(', ')} (got "${raw}")`);
+  }
+  return values[0]!;
+}
+
 export function machine() {
   const cpus = os.cpus();
   return {

@@ -25,6 +25,7 @@ import {
   integerOption,
   listOption,
   machine,
+  oneOption,
   parseOptions,
   positiveOption,
   runCli,
@@ -43,7 +44,13 @@ import {
 import { type Summary, ms, summarize } from './stats.ts';
 import { type TurnLatencyResult, TURN_MODES, benchTurnLatency } from './turns.ts';
 import { type VideoReport, runVideoBench, videoLines } from './video.ts';
-import { type CapacityReport, capacityLines, runCapacityBench } from './capacity/capacity.ts';
+import {
+  type CapacityReport,
+  RUNTIMES,
+  type Runtime,
+  capacityLines,
+  runCapacityBench,
+} from './capacity/capacity.ts';
 import {
   type GeminiAvatarReport,
   geminiAvatarLines,
@@ -53,7 +60,7 @@ import {
 export const TARGETS = { forwardingP99Ms: 5, startOverheadMs: 50 } as const;
 
 const USAGE =
-  'usage: npm run bench -- [--suite gemini,avatar,turns,video,gemini-avatar,capacity] [--long] [--replies N] [--starts N] [--cold N] [--turns N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.8,3.1,2.5] [--calls 1,4,8] [--seconds S] [--keep-going] [--json]';
+  'usage: npm run bench -- [--suite gemini,avatar,turns,video,gemini-avatar,capacity] [--long] [--replies N] [--starts N] [--cold N] [--turns N] [--reply-ms MS] [--pace X] [--chunk-ms MS] [--models 3.8,3.1,2.5] [--calls 1,4,8] [--seconds S] [--runtime tsx|strip|js] [--webrtc-seconds S] [--keep-going] [--json]';
 
 const SUITES = ['gemini', 'avatar', 'turns', 'video', 'gemini-avatar', 'capacity'] as const;
 type Suite = (typeof SUITES)[number];
@@ -77,6 +84,10 @@ interface BenchArgs {
   /** Capacity: concurrent calls per step, seconds per call, go on past a full step. */
   calls: number[];
   seconds: number;
+  /** Capacity: how the job processes run the TypeScript (tsx, Node's stripping, compiled). */
+  runtime: Runtime;
+  /** Capacity: seconds of each WebRTC estimate (0: none). */
+  webrtcSeconds: number;
   keepGoing: boolean;
 }
 
@@ -95,6 +106,8 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     long: { type: 'boolean', default: false },
     calls: { type: 'string', default: '1,4,8,12,16,20,24' },
     seconds: { type: 'string', default: '60' },
+    runtime: { type: 'string', default: 'tsx' },
+    'webrtc-seconds': { type: 'string', default: '10' },
     'keep-going': { type: 'boolean', default: false },
   });
   const modelKeys = Object.keys(MODELS) as (keyof typeof MODELS)[];
@@ -112,6 +125,8 @@ function parseBenchArgs(argv: string[]): BenchArgs {
     long: values.long,
     calls: values.calls.split(',').map((n) => integerOption('calls', n.trim(), 1)),
     seconds: positiveOption('seconds', values.seconds),
+    runtime: oneOption('runtime', values.runtime, RUNTIMES),
+    webrtcSeconds: integerOption('webrtc-seconds', values['webrtc-seconds'], 0),
     keepGoing: values['keep-going'],
   };
 }
@@ -362,6 +377,8 @@ async function main(): Promise<void> {
         seconds: args.seconds,
         replyMs: args.replyMs,
         keepGoing: args.keepGoing,
+        runtime: args.runtime,
+        webrtcSeconds: args.webrtcSeconds,
         onProgress: (line) => process.stderr.write(`${line}\n`),
       })
     : undefined;

@@ -3,15 +3,26 @@
  * - encode: one 1280x720 camera frame (I420, as WebRTC delivers it) -> JPEG <= 1024 px, the whole
  *   cost per frame (libyuv conversion on the event loop + sharp's resize and encode in its thread
  *   pool), and the event-loop part alone;
+ * - read: taking a 30 fps 1280x720 camera track out of rtc-node (a local track fed by a
+ *   VideoSource, standing in for WebRTC's decoder): the CPU of a VideoStream read throughout,
+ *   versus the worker's track reader, which opens one only when a frame is due (one a second);
  * - forwarding: the Gemini audio forwarding latency (bench/forwarding.ts) with no video, then with
  *   a 30 fps 1280x720 camera attached and the user taken as speaking throughout: sampled at the
  *   default one frame a second, and at ten a second (to show the headroom).
  */
-import { VideoBufferType, VideoFrame } from '@livekit/rtc-node';
+import {
+  LocalVideoTrack,
+  VideoBufferType,
+  VideoFrame,
+  VideoSource,
+  VideoStream,
+} from '@livekit/rtc-node';
 import { type ForwardingResult, SPIKE_MS, benchForwarding } from './forwarding.ts';
 import type { ModelId } from './bench_call.ts';
 import { type Summary, ms, summarize } from './stats.ts';
-import { encodeJpeg, rgbPixels } from '../src/video/jpeg.ts';
+import { FramePipeline } from '../src/video/frame_pipeline.ts';
+import { JPEG_MIME, encodeJpeg, rgbPixels } from '../src/video/jpeg.ts';
+import { TrackFrames } from '../src/video/track_frames.ts';
 import { PacedFrameSource } from '../src/video/paced_frames.ts';
 import { VideoInput } from '../src/video/video_input.ts';
 import type { UserSpeech } from '../src/video/user_speech.ts';
@@ -87,6 +98,79 @@ export async function benchEncode(frames = 200): Promise<EncodeReport> {
     eventLoop: summarize(eventLoop),
     kilobytes: summarize(kilobytes),
   };
+}
+
+export interface CameraReadReport {
+  /** CPU ms per second of the whole process: the camera alone (not counted below). */
+  captureMsPerS: number;
+  /** What reading it adds, CPU ms per second, and frames read per second. */
+  continuous: { msPerS: number; fps: number };
+  sampled: { msPerS: number; fps: number };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Process CPU ms per second over `seconds`, after a second to settle. */
+async function cpuMsPerS(seconds: number): Promise<number> {
+  await sleep(1000);
+  const before = process.cpuUsage();
+  const from = performance.now();
+  await sleep(seconds * 1000);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / ((performance.now() - from) / 1000);
+}
+
+/** A 30 fps camera track read out of rtc-node throughout, then only when a frame is due. */
+export async function benchCameraRead(seconds = 10): Promise<CameraReadReport> {
+  const source = new VideoSource(WIDTH, HEIGHT);
+  const track = LocalVideoTrack.createVideoTrack('camera', source);
+  const frames = [cameraFrame(1), cameraFrame(2), cameraFrame(3)];
+  const startedAt = performance.now();
+  let captured = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const capture = () => {
+    source.captureFrame(frames[captured++ % frames.length]!);
+    const due = startedAt + (captured * 1000) / 30;
+    timer = setTimeout(capture, Math.max(0, due - performance.now()));
+  };
+  capture();
+  try {
+    const captureMsPerS = await cpuMsPerS(seconds);
+    let read = 0;
+    const reader = new VideoStream(track).getReader();
+    const reading = (async () => {
+      while (!(await reader.read()).done) read++;
+    })();
+    const continuousMs = await cpuMsPerS(seconds);
+    const continuousFps = read / (seconds + 1);
+    await reader.cancel();
+    await reading;
+    const pipeline = new FramePipeline({
+      plan: { speakingIntervalMs: 1000, idleIntervalMs: 3000, maxSize: 1024, jpegQuality: 75 },
+      // The JPEG costs the same either way (one per frame taken): leave it out.
+      encode: async (frame) => ({
+        data: Buffer.alloc(0),
+        width: frame.width,
+        height: frame.height,
+        mimeType: JPEG_MIME,
+      }),
+      sink: () => 'sent',
+    });
+    pipeline.speaking = true;
+    pipeline.startTrack();
+    const sampled = new TrackFrames({ track, pipeline });
+    sampled.start();
+    const sampledMs = await cpuMsPerS(seconds);
+    sampled.stop();
+    return {
+      captureMsPerS,
+      continuous: { msPerS: continuousMs - captureMsPerS, fps: continuousFps },
+      sampled: { msPerS: sampledMs - captureMsPerS, fps: pipeline.stats.frames / (seconds + 1) },
+    };
+  } finally {
+    clearTimeout(timer);
+    await source.close();
+  }
 }
 
 interface ForwardingRun {
@@ -166,13 +250,14 @@ export async function runVideoBench(options: {
   chunkMs: number;
 }) {
   const encode = await benchEncode();
+  const read = await benchCameraRead();
   const forwarding: VideoForwardingReport[] = [];
   if (options.replies > 0) {
     for (const model of options.models) {
       forwarding.push(await benchVideoForwarding({ ...options, model }));
     }
   }
-  return { encode, forwarding };
+  return { encode, read, forwarding };
 }
 
 export type VideoReport = Awaited<ReturnType<typeof runVideoBench>>;
@@ -184,6 +269,11 @@ export function videoLines(r: VideoReport): string[] {
   const lines = [
     `video enc  ${e.width}x${e.height} I420 -> ${e.out.width}x${e.out.height} JPEG q75: n=${e.total.n} p50=${ms(e.total.p50)} p99=${ms(e.total.p99)} max=${ms(e.total.max)} (${e.kilobytes.p50.toFixed(0)} KB)  on the event loop p50=${ms(e.eventLoop.p50)} p99=${ms(e.eventLoop.p99)}  (target <=${t}ms: p50 ${ok(e.total.p50 <= t)}, p99 ${ok(e.total.p99 <= t)})`,
   ];
+  const { read } = r;
+  const added = (msPerS: number) => `${msPerS >= 0 ? '+' : ''}${msPerS.toFixed(0)}ms/s`;
+  lines.push(
+    `video read ${WIDTH}x${HEIGHT} 30 fps camera out of rtc-node (${process.version}): read throughout ${added(read.continuous.msPerS)} CPU (${read.continuous.fps.toFixed(0)} frames/s), by the track reader at 1 frame/s ${added(read.sampled.msPerS)} (${read.sampled.fps.toFixed(1)} frames/s)  (the camera's own capture, ${read.captureMsPerS.toFixed(0)}ms/s, not counted)`,
+  );
   const run = (f: ForwardingRun) =>
     `p50=${ms(f.latency.p50)} p99=${ms(f.latency.p99)} max=${ms(f.latency.max)} >${SPIKE_MS}ms: ${f.spikes} (${f.spikesDuringGc} in GC)`;
   for (const f of r.forwarding) {

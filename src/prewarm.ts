@@ -16,7 +16,6 @@
  *   loopback URL, Gemini turn detection (no Deepgram) and no room.
  */
 import { type JobProcess, type VAD, log, voice } from '@livekit/agents';
-import * as silero from '@livekit/agents-plugin-silero';
 import { isGeminiAvatarId, isLiveAvatarId } from './avatar/from_settings.ts';
 import { loadAv } from './avatar/gemini/av.ts';
 import { preloadAvatar } from './avatar/publisher.ts';
@@ -58,7 +57,10 @@ export interface PrewarmReport {
 const vadStep: PrewarmStep = {
   name: 'vad',
   async run(settings, proc) {
-    if (settings.turnDetection === 'livekit') proc.userData.vad = (await silero.VAD.load()) as VAD;
+    if (settings.turnDetection !== 'livekit') return;
+    // Loaded only for this mode: it brings onnxruntime's native library.
+    const silero = await import('@livekit/agents-plugin-silero');
+    proc.userData.vad = (await silero.VAD.load()) as VAD;
   },
 };
 

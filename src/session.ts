@@ -3,15 +3,12 @@
  * worker (src/agent.ts) and the offline console (src/console.ts) share, so both run the same call.
  */
 import { type APIConnectOptions, type VAD, llm, log, voice } from '@livekit/agents';
-import * as silero from '@livekit/agents-plugin-silero';
 import { drainUnusedRecognitionInput } from './audio/recognition_drain.ts';
 import { withContext } from './config/contexts.ts';
 import { type Settings, describeSettings } from './config/settings.ts';
 import type { GeminiRealtimeModel } from './gemini/model.ts';
 import { createRealtimeModel } from './gemini/model_options.ts';
 import { builtinTools } from './tools.ts';
-import { endOfTurnModel } from './turn_detection/end_of_turn.ts';
-import { createStt } from './turn_detection/stt.ts';
 import { SttTap } from './turn_detection/stt_tap.ts';
 import { CallUsage } from './usage.ts';
 import { VideoInput } from './video/video_input.ts';
@@ -55,8 +52,17 @@ export interface CallSession {
   greet(): Promise<void>;
 }
 
-/** The pieces `TURN_DETECTION=livekit` adds, as the LiveKit docs pair them with Gemini. */
+/**
+ * The pieces `TURN_DETECTION=livekit` adds, as the LiveKit docs pair them with Gemini. Loaded only
+ * here: Silero brings onnxruntime's native library (~7 MB in every job process) and the STT
+ * plugins, which calls with Gemini's turn detection never use.
+ */
 async function livekitTurnDetection(settings: Settings, vad?: VAD) {
+  const [silero, { createStt }, { endOfTurnModel }] = await Promise.all([
+    import('@livekit/agents-plugin-silero'),
+    import('./turn_detection/stt.ts'),
+    import('./turn_detection/end_of_turn.ts'),
+  ]);
   return {
     vad: vad ?? (await silero.VAD.load()),
     stt: createStt(settings),

@@ -21,14 +21,19 @@ import type { AgentServer, ServerOptions } from '@livekit/agents';
 
 /**
  * CPU one call takes, ms per second of call (one core is 1000): the call's job process measured
- * (avatar 512x512 at 30 fps, video input from a 720p camera, speech both ways) plus the WebRTC
- * work estimated apart (encoding the avatar with its simulcast layers, decoding the user's camera).
+ * as the Docker image runs it, compiled JavaScript (avatar 512x512 at 30 fps, video input from a
+ * 720p camera, speech both ways), plus the WebRTC work estimated apart (encoding the avatar's
+ * frames that go to the track, with its simulcast layers; decoding the user's camera). Under tsx
+ * (`npm start`) a call takes ~25 ms/s more: the CPU share (CPU_FULL) still bounds it.
  */
-export const CALL_CPU_MS_PER_S = 140 + 200;
-/** A job process's RSS during a call, MB (measured at the end of a call, under tsx). */
-export const CALL_RSS_MB = 300;
-/** A prewarmed job process waiting for a job, MB. */
-export const IDLE_PROCESS_RSS_MB = 250;
+export const CALL_CPU_MS_PER_S = 115 + 195;
+/**
+ * A job process's RSS during a call, MB (its peak through a call, compiled JavaScript; ~75 MB more
+ * under tsx).
+ */
+export const CALL_RSS_MB = 220;
+/** A prewarmed job process waiting for a job, MB (compiled JavaScript). */
+export const IDLE_PROCESS_RSS_MB = 170;
 /** The worker's main process and the system, MB, kept out of what calls may use. */
 export const WORKER_RESERVE_MB = 512;
 /** Calls may use this share of the CPUs: the rest absorbs bursts (a prewarm, a GC, a reconnect). */
@@ -37,11 +42,11 @@ export const CPU_BUDGET = 0.8;
 export const CPU_FULL = 0.9;
 /** The worker is full when its load reaches this. */
 export const LOAD_THRESHOLD = 1;
-/** Warn about a job process above this RSS (about 1.3 x a call's), MB. */
+/** Warn about a job process above this RSS (about 1.8 x a call's, 1.4 x under tsx), MB. */
 export const JOB_MEMORY_WARN_MB = 400;
 /**
- * Kill a job process above this RSS, MB: a call that has grown to over twice its size is leaking
- * and would take the memory of the calls beside it.
+ * Kill a job process above this RSS, MB: a call that has grown to over three times its size
+ * (almost three times under tsx) is leaking and would take the memory of the calls beside it.
  */
 export const JOB_MEMORY_LIMIT_MB = 800;
 

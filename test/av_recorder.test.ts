@@ -149,6 +149,7 @@ describe('AvRecorder (hand-driven)', () => {
     tMs,
     audioMs,
     mouth: CLOSED_MOUTH,
+    captured: true,
     rgba,
     width: size,
     height: size,

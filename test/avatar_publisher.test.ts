@@ -19,8 +19,10 @@ import {
   TrackSource,
 } from '@livekit/rtc-node';
 import { initializeLogger, voice } from '@livekit/agents';
+import { createHash } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AvatarError } from '../src/avatar/avatar_source.ts';
+import { VirtualClock } from '../src/avatar/clock.ts';
 import { FrameClock, type FrameTick } from '../src/avatar/frame_clock.ts';
 import { AvatarPublisher, type RoomLike } from '../src/avatar/publisher.ts';
 import {
@@ -307,6 +309,60 @@ function smallPublisher(): AvatarPublisher {
   cleanups.push(() => publisher.close());
   return publisher;
 }
+
+describe('AvatarPublisher: frames to the video track (virtual clock)', () => {
+  it('sends every frame that changed, and a still picture at 15 fps instead of 30', async () => {
+    const clock = new VirtualClock();
+    const frames: { frame: number; captured: boolean; pixels: string }[] = [];
+    const publisher = new AvatarPublisher({
+      fps: FPS,
+      width: 128,
+      height: 128,
+      clock,
+      onFrame: (f) =>
+        frames.push({
+          frame: f.frame,
+          captured: f.captured,
+          pixels: createHash('sha1').update(f.rgba).digest('hex'),
+        }),
+    });
+    cleanups.push(() => publisher.close());
+    const sink = await publisher.prepare();
+    // 3 s of silence, then the agent speaks (ten bursts: the mouth moves), then 1 s of silence.
+    let spoken = false;
+    void (async () => {
+      await clock.sleep(3000);
+      for (let i = 0; i < 10; i++) await pushSegment(sink, BURST, () => 40);
+      await sink.waitForPlayout();
+      await clock.sleep(1000);
+      spoken = true;
+    })();
+    await clock.runUntil(() => spoken);
+
+    const changed = (i: number) => i === 0 || frames[i]!.pixels !== frames[i - 1]!.pixels;
+    // Every change reaches the track...
+    expect(frames.every((f, i) => !changed(i) || f.captured)).toBe(true);
+    // ...and the track never goes two frames without one (15 fps while the picture stands still).
+    const gaps = frames.slice(1).map((f, i) => (f.captured || frames[i]!.captured ? 0 : 1));
+    expect(Math.max(...gaps)).toBe(0);
+    // The silent first 3 s: about half the frames (the head moves a pixel now and then).
+    const silent = frames.filter((f) => f.frame < 3 * FPS);
+    const silentShare = silent.filter((f) => f.captured).length / silent.length;
+    expect(silentShare).toBeGreaterThanOrEqual(0.5);
+    expect(silentShare).toBeLessThan(0.65);
+    // While speaking the mouth moves: more frames change, and all of them are sent.
+    const speakingFrom = frames.findIndex((f) => f.frame >= 3 * FPS);
+    const changes = (from: number, to: number) =>
+      frames.slice(from, to).filter((_, i) => changed(from + i)).length;
+    console.log(
+      `changed frames: ${changes(0, speakingFrom)} in the silent 3 s, ${changes(speakingFrom, speakingFrom + 3 * FPS)} in the next 3 s (speaking)`,
+    );
+    expect(changes(speakingFrom, speakingFrom + 3 * FPS)).toBeGreaterThan(
+      2 * changes(0, speakingFrom),
+    );
+    expect(publisher.capturedFrames).toBe(frames.filter((f) => f.captured).length);
+  });
+});
 
 describe('AvatarPublisher: publishing', () => {
   it('publishes one microphone track and one camera track when the room is connected', async () => {

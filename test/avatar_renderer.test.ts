@@ -118,18 +118,18 @@ describe('AvatarRenderer (built-in face)', () => {
     expect([...alpha]).toEqual([255]);
   });
 
-  it('skips redrawing an unchanged frame into the same buffer, and redraws any change', () => {
+  it('skips redrawing an unchanged frame into the same buffer, redraws any change, and says which', () => {
     const out = new Uint8Array(512 * 512 * 4);
     const closed: MouthState = { viseme: 'rest', open: 0 };
-    square.render({ mouth: closed, timeMs: 1000 }, out);
+    expect(square.render({ mouth: closed, timeMs: 1000 }, out)).toBe(true);
     const first = Uint8Array.from(out);
     // The same frame again: the buffer is left as it was.
     out[0] = out[0]! ^ 1;
-    square.render({ mouth: closed, timeMs: 1000 }, out);
+    expect(square.render({ mouth: closed, timeMs: 1000 }, out)).toBe(false);
     expect(out[0]).toBe(first[0]! ^ 1);
     // A mouth change redraws the whole frame, and the result is the fresh render.
     const open: MouthState = { viseme: 'open', open: 1 };
-    square.render({ mouth: open, timeMs: 1040 }, out);
+    expect(square.render({ mouth: open, timeMs: 1040 }, out)).toBe(true);
     expect(Buffer.compare(out, frame(square, open, 1040))).toBe(0);
   });
 

@@ -22,14 +22,13 @@
  * searched in test/shutdown.test.ts, which runs one anyway. Dispatch refusals: bad_dispatch.test.ts.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
 import { writeWorkloadCredentials } from './support/vertex_adc.ts';
 import { FIXTURES } from './support/call_harness.ts';
-import { REPO, runChild, runDir } from './support/child_run.ts';
+import { REPO, closedPort, runChild, runDir } from './support/child_run.ts';
 import type { SecretsCallReport } from './support/secrets_call.ts';
 
 const AGENT = path.join(REPO, 'src', 'agent.ts');
@@ -120,15 +119,6 @@ async function startFake(apiKey: string): Promise<FakeGeminiServer> {
   const fake = await FakeGeminiServer.start({ apiKey });
   fakes.push(fake);
   return fake;
-}
-
-/** A local port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe.concurrent('no secret in any output', { timeout: 90_000 }, () => {

@@ -8,6 +8,9 @@
  *   once it is warm and when the signal comes while its job processes are still loading (see
  *   JOB_PROCESS_CLOSE_TIMEOUT_MS in src/agent.ts: @livekit/agents 1.9.0 loses the shutdown
  *   request to a loading job process and used to wait 60 s).
+ * - The worker as the Docker image runs it: built (test/support/built_worker.ts), `node
+ *   dist/agent.js start` with no TypeScript loader; its job processes load the JavaScript and
+ *   prewarm (with a folder avatar from avatars/), and SIGTERM drains it the same way.
  * - The console mid-call: it closes the Gemini socket (the fake sees the client close it with a
  *   close frame, not a dropped connection), writes its files and exits 143.
  *
@@ -15,38 +18,24 @@
  * `process.exit(143)` (cli.ts, onSigterm), which src/agent.ts reports as 0; a failed one exits 1.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workerLoadOptions } from '../src/worker_load.ts';
 import { FakeGeminiServer } from '../tools/fake_gemini/server.ts';
+import { buildWorker } from './support/built_worker.ts';
 import { FIXTURES } from './support/call_harness.ts';
+import { type Child, REPO, killGroup, runDir, startChild } from './support/child_run.ts';
 import {
-  type Child,
-  REPO,
-  groupMembers,
-  killGroup,
-  runDir,
-  startChild,
-} from './support/child_run.ts';
+  exitWithin,
+  expectCleanSigterm,
+  groupGone,
+  startRetryingWorker,
+  waitForIdleProcesses,
+} from './support/worker_shutdown.ts';
 
 const AGENT = path.join(REPO, 'src', 'agent.ts');
 const CONSOLE = path.join(REPO, 'src', 'console.ts');
 const HELLO = path.join(FIXTURES, 'hello.wav');
-/** What @livekit/agents 1.9.0's CLI exits with after a clean SIGTERM shutdown. */
-/** src/agent.ts turns the framework's 143 after a drained SIGTERM shutdown into 0. */
-const WORKER_SIGTERM_EXIT = 0;
-/** The production worker's health server (not configurable in 1.9.0). */
-const HEALTH_PORT = 8081;
-/** Idle job processes `start` keeps warm: the worker sizes them from the machine (worker_load.ts). */
-const IDLE_PROCESSES = workerLoadOptions({}).numIdleProcesses;
-/**
- * From SIGTERM to exit: a job process loading when the signal comes is waited for 10 s, and the
- * rest of the teardown takes 2-3 s alone but over 10 s at load 10 on 2 cores. Without the close
- * timeout the worker waited 60 s.
- */
-const EXIT_LIMIT_MS = 35_000;
 
 const tag = `${process.pid}${Date.now().toString(36)}`;
 const CANARIES = {
@@ -69,47 +58,13 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-function start(script: string, args: string[], env: Record<string, string>): Child {
-  const child = startChild(script, args, env, runDir(work));
+function track(child: Child): Child {
   children.add(child);
   return child;
 }
 
-async function listenable(port: number, host?: string): Promise<boolean> {
-  const server = createServer();
-  return new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A local port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** The exit, or undefined if the child has not exited `ms` after now. */
-async function exitWithin(child: Child, ms: number) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  return Promise.race([child.exited, late]).finally(() => clearTimeout(timer));
-}
-
-/** Polls until the child's process group is empty; returns what is left after `ms`. */
-async function groupGone(child: Child, ms = 5000): Promise<number[]> {
-  const until = Date.now() + ms;
-  let left = groupMembers(child);
-  while (left.length > 0 && Date.now() < until) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    left = groupMembers(child);
-  }
-  return left;
+function start(script: string, args: string[], env: Record<string, string>): Child {
+  return track(startChild(script, args, env, runDir(work)));
 }
 
 /** `start` workers share the health port: one at a time. */
@@ -120,74 +75,39 @@ function oneWorkerAtATime<T>(run: () => Promise<T>): Promise<T> {
   return next;
 }
 
-/** Resolves once `port` is free (another checkout's suite may hold it for a while); false after `ms`. */
-async function portFreed(port: number, ms = 60_000): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!(await listenable(port))) {
-    if (Date.now() > until) return false;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return true;
-}
-
-async function startWorker(): Promise<Child> {
-  expect(
-    await portFreed(HEALTH_PORT),
-    `port ${HEALTH_PORT} is in use: the production worker's health server needs it`,
-  ).toBe(true);
-  const worker = start(AGENT, ['start'], {
-    ...CANARIES,
-    LIVEKIT_URL: `ws://127.0.0.1:${await closedPort()}`,
-    LOG_LEVEL: 'debug',
-  });
-  // It runs, and keeps trying to reach a LiveKit server that is not there.
-  await worker.waitForOutput(
-    /failed to connect to LiveKit server \(ws:\/\/127\.0\.0\.1:\d+\)/,
-    60_000,
-  );
-  return worker;
-}
-
-/** SIGTERM, then everything a clean shutdown means. */
-async function expectCleanSigterm(worker: Child): Promise<void> {
-  const signalledAt = Date.now();
-  worker.process.kill('SIGTERM');
-  const exit = await exitWithin(worker, EXIT_LIMIT_MS);
-  expect(exit, `no exit ${EXIT_LIMIT_MS} ms after SIGTERM\n${worker.describe()}`).toBeDefined();
-  expect({ code: exit!.code, signal: exit!.signal }, worker.describe()).toEqual({
-    code: WORKER_SIGTERM_EXIT,
-    signal: null,
-  });
-  const log = worker.stdout();
-  expect(log).toContain('SIGTERM received in CLI');
-  expect(log).toContain('worker closed due to SIGTERM');
-  expect(log).not.toContain('failed to close worker');
-  // Its job and inference processes are gone too.
-  expect(await groupGone(worker)).toEqual([]);
-  // Registering signs a token with the key and secret; neither, nor a token, is in the log.
-  for (const canary of Object.values(CANARIES)) {
-    expect(log + worker.stderr()).not.toContain(canary);
-  }
-  expect(log).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/);
-  console.info(`worker exited ${exit!.at - signalledAt} ms after SIGTERM`);
-}
+const startWorker = () => startRetryingWorker((env) => start(AGENT, ['start'], env), CANARIES);
+const secrets = Object.values(CANARIES);
 
 describe.concurrent('SIGTERM', { timeout: 150_000 }, () => {
   it('npm start, warm: exits with the graceful code, no process left behind', () =>
     oneWorkerAtATime(async () => {
       const worker = await startWorker();
-      const warm = (text: string) => text.split('job runner initialized').length - 1;
-      // Each idle process loads the agent module (seconds of CPU each on a busy machine).
-      await worker.waitForOutput((text) => warm(text) >= IDLE_PROCESSES, 60_000);
-      await expectCleanSigterm(worker);
+      await waitForIdleProcesses(worker);
+      await expectCleanSigterm(worker, secrets);
     }));
+
+  it('the Docker image (node dist/agent.js start), warm: its job processes run the JavaScript', async () => {
+    const { app, dist } = await buildWorker(work);
+    await oneWorkerAtATime(async () => {
+      const worker = await startRetryingWorker(
+        // As the image runs it: compiled, no TypeScript loader, from /app.
+        (env) => track(startChild(path.join(dist, 'agent.js'), ['start'], env, app, [])),
+        // A folder avatar: the worker checks it at start and each job process preloads it.
+        { ...CANARIES, AVATAR_ID: 'example' },
+      );
+      await waitForIdleProcesses(worker);
+      expect(worker.stdout()).toContain('job process prewarmed');
+      expect(worker.stdout()).not.toContain('prewarm step failed');
+      await expectCleanSigterm(worker, secrets);
+    });
+  });
 
   it('npm start, while its job processes are still loading: exits within the bound', () =>
     oneWorkerAtATime(async () => {
       const worker = await startWorker();
       // The idle processes fork at start and take seconds to load the agent module.
       expect(worker.stdout()).not.toContain('job runner initialized');
-      await expectCleanSigterm(worker);
+      await expectCleanSigterm(worker, secrets);
     }));
 
   it('the console mid-call: closes the Gemini socket, writes its files, exits 143', async () => {

@@ -4,9 +4,10 @@
  * track choice, the room wiring with stand-in tracks, and the settings.
  */
 import { EventEmitter } from 'node:events';
-import { ReadableStream } from 'node:stream/web';
+import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
 import {
   type Room,
+  type Track,
   RoomEvent,
   TrackKind,
   TrackSource,
@@ -17,6 +18,7 @@ import {
 } from '@livekit/rtc-node';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../src/avatar/clock.ts';
 import { applyDispatchMetadata } from '../src/config/dispatch.ts';
 import type { ConfigError } from '../src/config/errors.ts';
 import { modelCapabilities } from '../src/config/models.ts';
@@ -27,6 +29,7 @@ import type { EncodedFrame, Encoder } from '../src/video/jpeg.ts';
 import { encodeJpeg, fitInside } from '../src/video/jpeg.ts';
 import { RoomVideoInput } from '../src/video/room_video.ts';
 import { FrameSampler } from '../src/video/sampler.ts';
+import { TrackFrames } from '../src/video/track_frames.ts';
 import { chooseVideoSource } from '../src/video/track_choice.ts';
 import { EnergySpeechDetector } from '../src/video/user_speech.ts';
 import { quietLogger } from './support/call_harness.ts';
@@ -86,6 +89,25 @@ describe('FrameSampler', () => {
     expect(run(sampler, clock, 10_000)).toEqual([]);
     sampler.speaking = true;
     expect(run(sampler, clock, 2000)).toEqual([10000, 11000]);
+  });
+
+  it('says how long until it takes a frame, and that none is due while silent with no idle interval', () => {
+    const clock = { t: 0 };
+    const sampler = new FrameSampler({
+      speakingIntervalMs: 1000,
+      idleIntervalMs: 0,
+      now: () => clock.t,
+    });
+    expect(sampler.dueInMs()).toBeUndefined();
+    sampler.speaking = true;
+    expect(sampler.dueInMs()).toBe(0);
+    expect(sampler.take()).toBe(true);
+    clock.t = 400;
+    expect(sampler.dueInMs()).toBe(600);
+    expect(sampler.take()).toBe(false);
+    clock.t = 1200;
+    expect(sampler.dueInMs()).toBe(0);
+    expect(sampler.take()).toBe(true);
   });
 });
 
@@ -231,6 +253,13 @@ function manualEncoder() {
 }
 
 const flush = () => new Promise((r) => setImmediate(r));
+
+/** Let `ms` pass on `clock`, running the timers due meanwhile. */
+async function advance(clock: VirtualClock, ms: number): Promise<void> {
+  let passed = false;
+  clock.setTimeout(() => (passed = true), ms);
+  await clock.runUntil(() => passed);
+}
 
 describe('FramePipeline', () => {
   const plan = { speakingIntervalMs: 100, idleIntervalMs: 100, maxSize: 1024, jpegQuality: 75 };
@@ -412,7 +441,7 @@ describe('RoomVideoInput', () => {
     };
     const sent: number[] = [];
     const rotations: (number | undefined)[] = [];
-    const clock = { t: 0 };
+    const clock = new VirtualClock();
     const pipeline = new FramePipeline({
       plan: { speakingIntervalMs: 100, idleIntervalMs: 100, maxSize: 64, jpegQuality: 50 },
       encode: async (frame, options) => {
@@ -425,7 +454,7 @@ describe('RoomVideoInput', () => {
         };
       },
       sink: (f) => (sent.push(f.width), 'sent'),
-      now: () => clock.t,
+      now: () => clock.now(),
     });
     const input = new RoomVideoInput({
       room: room as unknown as Room,
@@ -434,6 +463,7 @@ describe('RoomVideoInput', () => {
       pipeline,
       openStream: openStream as never,
       pollMs: 60_000,
+      clock,
     });
     const camera = publication('TR_cam', TrackSource.SOURCE_CAMERA);
     user.trackPublications.set(camera.sid, camera);
@@ -442,8 +472,10 @@ describe('RoomVideoInput', () => {
     room.emit(RoomEvent.TrackSubscribed);
     expect(input.current).toBe('camera');
 
+    // 200 ms pass (the reader opens the track's stream again once a frame is due), then the track
+    // delivers a frame: only a stream still open gets it.
     const deliver = async (sid: string, width: number, rotation?: VideoRotation) => {
-      clock.t += 200;
+      await advance(clock, 200);
       streams.get(sid)!.push(rgbaFrame(width, 2), rotation);
       await flush();
       await pipeline.idle();
@@ -472,6 +504,63 @@ describe('RoomVideoInput', () => {
     expect(rotations).toEqual([0, 0, 270]);
     input.close();
     expect(room.listenerCount(RoomEvent.TrackPublished)).toBe(0);
+  });
+
+  it('reads a 30 fps track only when a frame is due: each frame taken out of it is one sent', async () => {
+    const clock = new VirtualClock();
+    // A camera at 30 fps on the clock. As rtc-node copies a frame out of the native core only for
+    // an open VideoStream, only an open stream gets one.
+    let open: ReadableStreamDefaultController<VideoFrameEvent> | undefined;
+    let produced = 0;
+    const camera = () => {
+      produced++;
+      open?.enqueue({ frame: TINY, timestampUs: 0n, rotation: VideoRotation.VIDEO_ROTATION_0 });
+      clock.setTimeout(camera, 1000 / 30);
+    };
+    camera();
+    const openStream = () =>
+      new ReadableStream<VideoFrameEvent>({
+        start: (controller) => void (open = controller),
+        cancel: () => void (open = undefined),
+      });
+    const sentAt: number[] = [];
+    const pipeline = new FramePipeline({
+      plan: { speakingIntervalMs: 1000, idleIntervalMs: 3000, maxSize: 64, jpegQuality: 50 },
+      encode: async (frame) => ({
+        data: Buffer.alloc(1),
+        width: frame.width,
+        height: frame.height,
+        mimeType: 'image/jpeg',
+      }),
+      sink: () => (sentAt.push(Math.round(clock.now())), 'sent'),
+      now: () => clock.now(),
+    });
+    pipeline.speaking = true;
+    pipeline.startTrack();
+    const frames = new TrackFrames({
+      track: {} as Track,
+      pipeline,
+      openStream: openStream as never,
+      clock,
+    });
+    frames.start();
+    await advance(clock, 4500);
+    // The user falls silent (a frame per 3 s), then speaks again: the next frame is due at once.
+    pipeline.speaking = false;
+    await advance(clock, 1500);
+    pipeline.speaking = true;
+    await advance(clock, 100);
+    frames.stop();
+    await pipeline.idle();
+    expect(sentAt).toHaveLength(6);
+    expect(sentAt.slice(0, 5).map((t) => Math.round(t / 1000))).toEqual([0, 1, 2, 3, 4]);
+    expect(sentAt[5]).toBeGreaterThanOrEqual(6000);
+    expect(sentAt[5]).toBeLessThan(6040);
+    // 183 frames went by; only the six sent were read out of the track.
+    expect(produced).toBeGreaterThan(180);
+    expect(pipeline.stats.frames).toBe(6);
+    expect(frames.opened).toBe(6);
+    expect(open).toBeUndefined();
   });
 
   it('takes only the camera with VIDEO_INPUT=camera, and nothing of other participants', () => {

@@ -2,12 +2,12 @@
  * The call a capacity-bench job process runs (bench/capacity/job_process.ts imports this only once
  * its job starts, so the idle process it reports on holds what a worker's job process holds).
  */
-import { VideoFrame } from '@livekit/rtc-node';
+import type { Track } from '@livekit/rtc-node';
 import { avatarPublisherFor } from '../../src/avatar/from_settings.ts';
 import { loadSettings } from '../../src/config/settings.ts';
 import { MIC_RATE, OfflineCall } from '../../src/console/offline_call.ts';
 import { createCallSession } from '../../src/session.ts';
-import { PacedFrameSource } from '../../src/video/paced_frames.ts';
+import { TrackFrames } from '../../src/video/track_frames.ts';
 import { tonePcm16 } from '../../tools/fake_gemini/server.ts';
 import {
   type FrameRecord,
@@ -16,6 +16,7 @@ import {
   clockOffsets,
   frameRecorder,
 } from '../av_offset.ts';
+import { CameraTrackStandIn } from '../camera_track.ts';
 import { cameraFrame } from '../video.ts';
 import { AudioExitLog } from './audio_exits.ts';
 import {
@@ -62,13 +63,18 @@ export async function runCall(durationMs: number): Promise<CallReport> {
     },
   });
   const offline = await OfflineCall.start(call, { speaker: stamper });
-  const camera = [cameraFrame(1), cameraFrame(2), cameraFrame(3)];
-  let shown = 0;
-  const source = new PacedFrameSource(CAMERA_FPS, () => {
-    const frame = camera[shown++ % camera.length]!;
-    return new VideoFrame(new Uint8Array(frame.data), frame.width, frame.height, frame.type);
+  // The user's camera as a room track: I420, as rtc-node hands over a WebRTC camera's decoded
+  // frames (1.4 MB each), read by the worker's own track reader as in a room.
+  const camera = new CameraTrackStandIn([1, 2, 3].map(cameraFrame), CAMERA_FPS);
+  const pipeline = call.video.pipeline;
+  if (!pipeline) throw new Error('video input is off in these settings');
+  pipeline.startTrack();
+  const cameraReader = new TrackFrames({
+    track: {} as Track,
+    pipeline,
+    openStream: camera.openStream,
   });
-  if (!call.video.useSource(source)) throw new Error('video input is off in these settings');
+  cameraReader.start();
 
   const words = tonePcm16(USER_SPEECH_MS, MIC_RATE);
   let turns = 0;
@@ -76,6 +82,9 @@ export async function runCall(durationMs: number): Promise<CallReport> {
   const cpuStart = process.cpuUsage();
   const threadsStart = threadCpuMs();
   const started = performance.now();
+  // RSS once a second: a single reading at the end lands before or after a GC, tens of MB apart.
+  const rssMb: number[] = [];
+  const rssTimer = setInterval(() => rssMb.push(process.memoryUsage.rss() / 2 ** 20), 1000);
   try {
     while (performance.now() - started < durationMs) {
       const from = offline.events.events.length;
@@ -93,14 +102,17 @@ export async function runCall(durationMs: number): Promise<CallReport> {
     const cpuMs = (used.user + used.system) / 1000;
     const threadsCpuMs = threadCpuSince(threadsStart);
     const end = memoryFigures();
+    clearInterval(rssTimer);
     return {
       type: 'result',
       callMs,
       cpuMs,
       end,
+      rssMb,
       turns,
       unanswered,
       frames: frames.length,
+      capturedFrames: publisher.capturedFrames,
       skipped: publisher.skippedFrames,
       lateHalf: frameDelaysMs.filter((d) => d > frameMs / 2).length,
       frameDelaysMs,
@@ -108,11 +120,14 @@ export async function runCall(durationMs: number): Promise<CallReport> {
       avOffsetsMs: clockOffsets(frames, exits).map((c) => Math.abs(c.offsetMs)),
       replies: replies.filter((r) => r.length > 0),
       threadsCpuMs,
-      cameraFrames: source.sent,
+      cameraFrames: camera.produced,
+      cameraFramesRead: camera.copied,
       jpegsSent: call.video.stats?.sent ?? 0,
     };
   } finally {
-    source.stop();
+    clearInterval(rssTimer);
+    cameraReader.stop();
+    camera.stop();
     await exits.close();
     await offline.close();
     await publisher.close();

@@ -16,10 +16,11 @@
  *
  * The ramp stops after the first N with a late frame, a dry chunk or an unanswered turn.
  */
-import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { MIN_UNCHANGED_FPS } from '../../src/avatar/publisher.ts';
 import { FakeGeminiServer, type Json } from '../../tools/fake_gemini/server.ts';
 import { MODELS } from '../bench_call.ts';
 import { matchBySamples } from '../forwarding.ts';
@@ -29,6 +30,16 @@ import { type WebrtcCost, avatarFrames, cameraI420, webrtcCost } from './webrtc_
 
 const JOB_SCRIPT = fileURLToPath(new URL('./job_process.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/** Where `--runtime js` compiles the job process and the worker (bench/capacity/tsconfig.js.json). */
+const JS_OUT = fileURLToPath(new URL('../../out/capacity-js/', import.meta.url));
+
+/**
+ * How the job processes run the worker's TypeScript: through tsx, as `npm start` does (the bench's
+ * own exec arguments); with Node's type stripping (`node src/agent.ts`, Node 22.18+); or compiled
+ * to JavaScript, as the Docker image runs it (`npm run build`).
+ */
+export const RUNTIMES = ['tsx', 'strip', 'js'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
 
 /**
  * A frame that found at least this much audio queued in the avatar's source (200 ms) may have
@@ -47,6 +58,8 @@ export interface CapacityOptions {
   replyMs: number;
   /** Extra environment for the job processes (e.g. AVATAR_SIZE). */
   env?: Record<string, string>;
+  /** How the job processes run the TypeScript. Default 'tsx'. */
+  runtime?: Runtime;
   /** Go on after a step that failed. */
   keepGoing?: boolean;
   /** Seconds of each WebRTC estimate (0: none). Default 10. */
@@ -62,12 +75,19 @@ export interface StepReport {
   idleRssMb: Summary;
   idleHeapMb: Summary;
   endRssMb: Summary;
+  /** RSS through the calls (once a second, every job process): its median and its peak. */
+  callRssMb: Summary;
+  /** Private pages per job process, idle and at the end (what each adds to the machine). */
+  idlePrivateMb: Summary;
+  endPrivateMb: Summary;
   endHeapMb: Summary;
   importCpuMs: Summary;
   prewarmCpuMs: Summary;
   turns: number;
   unanswered: number;
   frames: number;
+  /** Frames that went to the avatar's video track (the WebRTC estimate scales with them). */
+  capturedFrames: number;
   /** Frames that missed their slot (skipped), and frames rendered over half a slot late. */
   dropped: number;
   lateHalf: number;
@@ -78,6 +98,7 @@ export interface StepReport {
   unmatchedReplies: number;
   avOffsetP99Ms: number;
   cameraFrames: number;
+  cameraFramesRead: number;
   jpegsSent: number;
   /** CPU ms per second of call by thread name, summed over the calls and divided by N. */
   threadsCpuMsPerS: Record<string, number>;
@@ -90,6 +111,7 @@ export interface StepReport {
 }
 
 export interface CapacityReport {
+  runtime: Runtime;
   seconds: number;
   replyMs: number;
   cores: number;
@@ -114,12 +136,49 @@ interface Job {
   stderr: () => string;
 }
 
-function forkJob(index: number, env: Record<string, string>): Job {
+interface JobCommand {
+  script: string;
+  execArgv: string[];
+}
+
+/** The job process's script and exec arguments for `runtime` (compiling it for 'js'). */
+function jobCommand(runtime: Runtime): JobCommand {
+  if (runtime === 'tsx') return { script: JOB_SCRIPT, execArgv: process.execArgv };
+  if (runtime === 'strip') {
+    // `process.features.typescript` is newer than the Node 20 types.
+    if (!(process.features as { typescript?: string | false }).typescript) {
+      throw new Error(
+        `--runtime strip needs Node's type stripping (Node 22.18 or newer; this is ${process.version})`,
+      );
+    }
+    return { script: JOB_SCRIPT, execArgv: [] };
+  }
+  execFileSync(
+    process.execPath,
+    [
+      fileURLToPath(import.meta.resolve('typescript/bin/tsc')),
+      '-p',
+      fileURLToPath(new URL('./tsconfig.js.json', import.meta.url)),
+    ],
+    { stdio: 'inherit' },
+  );
+  // The compiled settings module finds avatars/ and contexts/ two levels above it, as in src/.
+  for (const dir of ['avatars', 'contexts']) {
+    try {
+      symlinkSync(`${REPO}${dir}`, `${JS_OUT}${dir}`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  return { script: `${JS_OUT}bench/capacity/job_process.js`, execArgv: [] };
+}
+
+function forkJob(index: number, env: Record<string, string>, command: JobCommand): Job {
   // As the framework forks a job process: the worker's exec arguments (tsx, when it runs TS).
-  const child = fork(JOB_SCRIPT, [], {
+  const child = fork(command.script, [], {
     cwd: REPO,
     env,
-    execArgv: process.execArgv,
+    execArgv: command.execArgv,
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';
@@ -247,7 +306,11 @@ function perThread(results: readonly CallReport[]): Record<string, number> {
   return out;
 }
 
-async function runStep(calls: number, options: CapacityOptions): Promise<StepReport> {
+async function runStep(
+  calls: number,
+  options: CapacityOptions,
+  command: JobCommand,
+): Promise<StepReport> {
   const say = options.onProgress ?? (() => {});
   const fake = await FakeGeminiServer.start({
     respond: () => ({ text: 'A capacity bench reply.', audioMs: options.replyMs }),
@@ -267,7 +330,7 @@ async function runStep(calls: number, options: CapacityOptions): Promise<StepRep
       ...options.env,
     };
     for (let i = 0; i < calls; i++) {
-      jobs.push(forkJob(i, { ...baseEnv, GOOGLE_API_KEY: `capacity-${i}` }));
+      jobs.push(forkJob(i, { ...baseEnv, GOOGLE_API_KEY: `capacity-${i}` }, command));
     }
     const ready = await Promise.all(jobs.map((j) => j.ready));
     say(`capacity   ${calls} job process(es) prewarmed; calls running for ${options.seconds} s`);
@@ -306,12 +369,16 @@ async function runStep(calls: number, options: CapacityOptions): Promise<StepRep
       idleRssMb: summarize(ready.map((r) => r.idle.rssMb)),
       idleHeapMb: summarize(ready.map((r) => r.idle.heapUsedMb)),
       endRssMb: summarize(results.map((r) => r.end.rssMb)),
+      callRssMb: summarize(results.flatMap((r) => r.rssMb)),
+      idlePrivateMb: summarize(ready.map((r) => r.idle.privateMb)),
+      endPrivateMb: summarize(results.map((r) => r.end.privateMb)),
       endHeapMb: summarize(results.map((r) => r.end.heapUsedMb)),
       importCpuMs: summarize(ready.map((r) => r.importCpuMs)),
       prewarmCpuMs: summarize(ready.map((r) => r.prewarmCpuMs)),
       turns: sum((r) => r.turns),
       unanswered,
       frames: sum((r) => r.frames),
+      capturedFrames: sum((r) => r.capturedFrames),
       dropped,
       lateHalf: sum((r) => r.lateHalf),
       frameDelayP99Ms: percentile(delays, 99),
@@ -320,6 +387,7 @@ async function runStep(calls: number, options: CapacityOptions): Promise<StepRep
       unmatchedReplies,
       avOffsetP99Ms: percentile(offsets, 99),
       cameraFrames: sum((r) => r.cameraFrames),
+      cameraFramesRead: sum((r) => r.cameraFramesRead),
       jpegsSent: sum((r) => r.jpegsSent),
       threadsCpuMsPerS: perThread(results),
       fakeCpuMsPerS: (fakeUsed.user + fakeUsed.system) / 1000 / wallS,
@@ -335,9 +403,11 @@ async function runStep(calls: number, options: CapacityOptions): Promise<StepRep
 }
 
 export async function runCapacityBench(options: CapacityOptions): Promise<CapacityReport> {
+  const runtime = options.runtime ?? 'tsx';
+  const command = jobCommand(runtime);
   const steps: StepReport[] = [];
   for (const calls of options.ramp) {
-    const step = await runStep(calls, options);
+    const step = await runStep(calls, options, command);
     steps.push(step);
     options.onProgress?.(stepLines(step)[0]!);
     if (!step.ok && !options.keepGoing) break;
@@ -366,6 +436,7 @@ export async function runCapacityBench(options: CapacityOptions): Promise<Capaci
     webrtc = { avatar, camera };
   }
   return {
+    runtime,
     seconds: options.seconds,
     replyMs: options.replyMs,
     cores: os.cpus().length,
@@ -381,20 +452,20 @@ const mb = (v: number) => `${v.toFixed(0)}MB`;
 function stepLines(s: StepReport): string[] {
   const c = s.cpuMsPerS;
   return [
-    `N=${String(s.calls).padEnd(3)} cpu/call p50=${c.p50.toFixed(0)}ms/s max=${c.max.toFixed(0)}ms/s  rss idle=${mb(s.idleRssMb.p50)} end p50=${mb(s.endRssMb.p50)} max=${mb(s.endRssMb.max)}  heap end=${mb(s.endHeapMb.p50)}  frames=${s.frames} dropped=${s.dropped} late>½=${s.lateHalf} delay p99=${ms(s.frameDelayP99Ms)}  dry=${s.dryChunks}  fwd p50=${ms(s.forwarding.p50)} p99=${ms(s.forwarding.p99)}  a/v p99=${ms(s.avOffsetP99Ms)}  turns=${s.turns} unanswered=${s.unanswered}  ${s.ok ? 'ok' : 'FULL'}`,
+    `N=${String(s.calls).padEnd(3)} cpu/call p50=${c.p50.toFixed(0)}ms/s max=${c.max.toFixed(0)}ms/s  rss idle=${mb(s.idleRssMb.p50)} in call p50=${mb(s.callRssMb.p50)} max=${mb(s.callRssMb.max)} end p50=${mb(s.endRssMb.p50)}  private idle=${mb(s.idlePrivateMb.p50)} end=${mb(s.endPrivateMb.p50)}  heap end=${mb(s.endHeapMb.p50)}  frames=${s.frames} (to the track ${s.capturedFrames}) dropped=${s.dropped} late>½=${s.lateHalf} delay p99=${ms(s.frameDelayP99Ms)}  dry=${s.dryChunks}  fwd p50=${ms(s.forwarding.p50)} p99=${ms(s.forwarding.p99)}  a/v p99=${ms(s.avOffsetP99Ms)}  turns=${s.turns} unanswered=${s.unanswered}  ${s.ok ? 'ok' : 'FULL'}`,
     `      by thread (ms/s per call): ${Object.entries(s.threadsCpuMsPerS)
       .sort((a, b) => b[1] - a[1])
       .filter(([, v]) => v >= 1)
       .map(([k, v]) => `${k} ${v.toFixed(0)}`)
       .join(', ')}`,
-    `      machine busy ${pct(s.machineBusy)} of ${os.cpus().length} cores (these calls ${pct(s.callsShare)}, fake Gemini + bench ${(s.fakeCpuMsPerS / 10).toFixed(0)}% of a core); import ${s.importCpuMs.p50.toFixed(0)}ms + prewarm ${s.prewarmCpuMs.p50.toFixed(0)}ms CPU per process; camera frames ${s.cameraFrames}, JPEGs to Gemini ${s.jpegsSent}${s.unmatchedReplies ? `; ${s.unmatchedReplies} replies unmatched` : ''}`,
+    `      machine busy ${pct(s.machineBusy)} of ${os.cpus().length} cores (these calls ${pct(s.callsShare)}, fake Gemini + bench ${(s.fakeCpuMsPerS / 10).toFixed(0)}% of a core); import ${s.importCpuMs.p50.toFixed(0)}ms + prewarm ${s.prewarmCpuMs.p50.toFixed(0)}ms CPU per process; camera frames ${s.cameraFrames} (read ${s.cameraFramesRead}), JPEGs to Gemini ${s.jpegsSent}${s.unmatchedReplies ? `; ${s.unmatchedReplies} replies unmatched` : ''}`,
   ];
 }
 
 export function capacityLines(r: CapacityReport): string[] {
   const ok = (pass: boolean) => (pass ? 'ok' : 'MISSED');
   const lines = [
-    `capacity   ${r.seconds}s calls, avatar + video input on, user ${1.5}s / agent ${r.replyMs / 1000}s turns; per step:`,
+    `capacity   ${r.seconds}s calls, avatar + video input on, user ${1.5}s / agent ${r.replyMs / 1000}s turns, job processes on ${r.runtime === 'js' ? 'compiled JavaScript' : r.runtime === 'strip' ? "Node's type stripping" : 'tsx'}; per step:`,
     ...r.steps.flatMap(stepLines),
   ];
   const one = r.steps.find((s) => s.calls === 1);
@@ -415,26 +486,27 @@ export function capacityLines(r: CapacityReport): string[] {
 /**
  * The WebRTC work one call adds: encoding the avatar (plus its send transport: pacing, RTP, half
  * the network thread) and decoding the user's camera (plus the receive side). LiveKit also sends
- * the avatar's lower simulcast layers, about a third more encoding.
+ * the avatar's lower simulcast layers, about a third more encoding. The avatar's part scales with
+ * `capturedShare`, the share of the 30 fps frames that go to its track: VP8's cost is per frame
+ * whatever the picture (a silent avatar at 30 fps encodes at 66-71 ms/s, at 15 fps 33-37).
  */
-export function webrtcPerCallMsPerS({
-  avatar,
-  camera,
-}: {
-  avatar: WebrtcCost;
-  camera: WebrtcCost;
-}) {
-  const send = avatar.encodeMsPerS * (1 + 1 / 3) + avatar.transportMsPerS / 2;
+export function webrtcPerCallMsPerS(
+  { avatar, camera }: { avatar: WebrtcCost; camera: WebrtcCost },
+  capturedShare = 1,
+) {
+  const send = (avatar.encodeMsPerS * (1 + 1 / 3) + avatar.transportMsPerS / 2) * capturedShare;
   const receive = camera.decodeMsPerS + camera.transportMsPerS / 2;
   return { send, receive, total: send + receive };
 }
 
 function webrtcLines(r: CapacityReport, one: StepReport | undefined): string[] {
   const { avatar, camera } = r.webrtc!;
-  const cost = webrtcPerCallMsPerS(r.webrtc!);
+  const step = one ?? r.steps[0];
+  const share = step && step.frames > 0 ? step.capturedFrames / step.frames : 1;
+  const cost = webrtcPerCallMsPerS(r.webrtc!, share);
   const lines = [
     `webrtc     ESTIMATE (@roamhq/wrtc's libwebrtc, VP8 over loopback, not LiveKit's build): avatar ${avatar.width}x${avatar.height}@30 at ${avatar.bitrate / 1000} kbps encode ${avatar.encodeMsPerS.toFixed(0)}ms/s, transport ${avatar.transportMsPerS.toFixed(0)}ms/s (both sides); user camera ${camera.width}x${camera.height}@30 at ${camera.bitrate / 1000} kbps decode ${camera.decodeMsPerS.toFixed(0)}ms/s`,
-    `           per call: sending the avatar ~${cost.send.toFixed(0)}ms/s (a third more for simulcast layers), receiving the camera ~${cost.receive.toFixed(0)}ms/s: ~${cost.total.toFixed(0)}ms/s on top of the figures above`,
+    `           per call: sending the avatar ~${cost.send.toFixed(0)}ms/s (a third more for simulcast layers; ${Math.round(share * 100)}% of its frames go to the track, unchanged ones at ${MIN_UNCHANGED_FPS} fps), receiving the camera ~${cost.receive.toFixed(0)}ms/s: ~${cost.total.toFixed(0)}ms/s on top of the figures above`,
   ];
   if (one) {
     const perCall = one.cpuMsPerS.p50 + cost.total;

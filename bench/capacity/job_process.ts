@@ -3,12 +3,14 @@
  * framework forks a job process (child_process.fork, the parent's exec arguments, so `--import
  * tsx` when the worker runs through tsx), and living as one does:
  *
- * 1. it imports the worker's agent module (src/agent.ts), as @livekit/agents' job_proc_lazy_main
- *    does, and runs its `prewarm` with a JobProcess: the idle process the worker keeps ready;
+ * 1. it imports the worker's agent module (src/agent.ts, or with `--runtime js` the JavaScript
+ *    compiled from it, as the Docker image runs it), as @livekit/agents' job_proc_lazy_main does,
+ *    and runs its `prewarm` with a JobProcess: the idle process the worker keeps ready;
  * 2. on `start`, it runs one call, built by the worker's own code (createCallSession, our Gemini
  *    session over the real SDK, AgentSession, the avatar publisher from the settings) with room
- *    stand-ins: the user speaks into a real-time microphone, a 1280x720 camera delivers 30 fps
- *    (each frame a fresh copy, as rtc-node's VideoStream hands them over) to the video input,
+ *    stand-ins: the user speaks into a real-time microphone, a 1280x720 camera track runs at 30
+ *    fps and the worker's track reader (src/video/track_frames.ts) reads it as in a room, each
+ *    frame it reads a fresh I420 copy as rtc-node's VideoStream hands them over (camera_track.ts),
  *    and the avatar's tracks are published into a TrackCatcher (no WebRTC: see webrtc_cost.ts);
  * 3. it reports what the call cost and how it went, and exits.
  *
@@ -17,7 +19,11 @@
 import { JobProcess, initializeLogger } from '@livekit/agents';
 import { type ChildMessage, type ParentMessage, memoryFigures } from './reports.ts';
 
-const AGENT_MODULE = new URL('../../src/agent.ts', import.meta.url).href;
+/** The worker's agent module: its TypeScript source, or its JavaScript when this file was compiled. */
+const AGENT_MODULE = new URL(
+  import.meta.url.endsWith('.js') ? '../../src/agent.js' : '../../src/agent.ts',
+  import.meta.url,
+).href;
 function cpuMsSince(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1000;

@@ -11,6 +11,14 @@ export const USER_SPEECH_MS = 1500;
 
 export interface MemoryFigures {
   rssMb: number;
+  /**
+   * The process's proportional share (PSS) and its private pages, MB (Linux; NaN elsewhere). RSS
+   * counts in full the pages of node and the native modules that every job process maps from the
+   * same files; a machine's memory holds them once, so the private pages are what one more call
+   * costs it.
+   */
+  pssMb: number;
+  privateMb: number;
   heapUsedMb: number;
   externalMb: number;
 }
@@ -31,9 +39,13 @@ export interface CallReport {
   cpuMs: number;
   /** At the end of the call (no forced GC: what the framework's memory monitor sees). */
   end: MemoryFigures;
+  /** RSS once a second through the call, MB. */
+  rssMb: number[];
   turns: number;
   unanswered: number;
   frames: number;
+  /** Frames that went to the video track (unchanged pictures only at the publisher's floor rate). */
+  capturedFrames: number;
   /** Frames whose slot had passed before they could render (the frame clock skipped them). */
   skipped: number;
   /** Rendered more than half a frame interval after they were due. */
@@ -50,8 +62,9 @@ export interface CallReport {
   replies: [number, number, number][][];
   /** CPU ms of the call by thread name (Linux /proc; empty elsewhere): where the time goes. */
   threadsCpuMs: Record<string, number>;
-  /** Video input: camera frames delivered and JPEGs sent to Gemini. */
+  /** Video input: camera frames produced, read out of the track, and JPEGs sent to Gemini. */
   cameraFrames: number;
+  cameraFramesRead: number;
   jpegsSent: number;
 }
 
@@ -63,7 +76,28 @@ export const wallMs = (): number => performance.timeOrigin + performance.now();
 
 export function memoryFigures(): MemoryFigures {
   const m = process.memoryUsage();
-  return { rssMb: m.rss / MB, heapUsedMb: m.heapUsed / MB, externalMb: m.external / MB };
+  const shares = smapsRollupKb();
+  return {
+    rssMb: m.rss / MB,
+    pssMb: (shares.Pss ?? NaN) / 1024,
+    privateMb: ((shares.Private_Clean ?? NaN) + (shares.Private_Dirty ?? NaN)) / 1024,
+    heapUsedMb: m.heapUsed / MB,
+    externalMb: m.external / MB,
+  };
+}
+
+/** /proc/self/smaps_rollup's kB figures by name; empty where there is none. */
+function smapsRollupKb(): Record<string, number> {
+  try {
+    const lines = readFileSync('/proc/self/smaps_rollup', 'utf8').split('\n').slice(1);
+    return Object.fromEntries(
+      lines
+        .filter((l) => l.includes(':'))
+        .map((l) => [l.split(':')[0]!, parseInt(l.split(':')[1]!)]),
+    );
+  } catch {
+    return {};
+  }
 }
 
 /**

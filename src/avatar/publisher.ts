@@ -39,6 +39,19 @@ import { CLOSED_MOUTH, type MouthState } from './visemes.ts';
 
 export const AVATAR_SAMPLE_RATE = 24_000;
 
+/**
+ * The lowest frame rate the video track is fed while the picture stands still, frames per second.
+ * A frame that differs from the last is always sent; an unchanged one only as often as this needs.
+ * LiveKit's SFU tracks each simulcast layer by its packets (livekit-server streamtracker, the
+ * defaults for video): a layer with fewer than 5 packets in a 500 ms cycle is "stopped", its
+ * subscribers move to a lower layer, and an upper layer needs 20 good cycles (10 s) to come back.
+ * An unchanged VP8 frame is about one packet per layer, so 10 fps sits on that edge and 15 fps
+ * keeps a margin; it also answers a new subscriber's keyframe request within 67 ms. Encoding is
+ * per frame whatever the picture (VP8 at 512x512: 66-71 ms/s for a silent avatar at 30 fps, 33-37
+ * at 15), so a silent avatar at 15 fps halves the encoder's work.
+ */
+export const MIN_UNCHANGED_FPS = 15;
+
 export interface AvatarPublisherOptions {
   /** 'default' (built in), an avatar id in `avatarsDir`, or a folder path. Default 'default'. */
   avatar?: string;
@@ -49,6 +62,11 @@ export interface AvatarPublisherOptions {
   height?: number;
   /** Video frame rate. Default 30. */
   fps?: number;
+  /**
+   * Frames per second the video track gets while the picture does not change (at least this, at
+   * most `fps`). Default MIN_UNCHANGED_FPS.
+   */
+  minUnchangedFps?: number;
   /** Audio held in the source queue; lip sync sees this much ahead. Default 200 ms. */
   audioQueueMs?: number;
   /** Every frame that was published, for the preview, the console's --video and traces. */
@@ -69,6 +87,11 @@ export interface PublishedFrame {
   /** Audio position the frame shows, ms on the sink's timeline. */
   audioMs: number;
   mouth: MouthState;
+  /**
+   * The frame went to the video track: it differs from the last one, or the picture has stood
+   * still long enough that the track needs a frame (`minUnchangedFps`).
+   */
+  captured: boolean;
   /** RGBA pixels; valid only during the callback (the buffer is reused). */
   rgba: Uint8Array;
   /** I420 pixels instead of `rgba` (Gemini's face); valid only during the callback. */
@@ -126,6 +149,10 @@ export class AvatarPublisher {
   #analyzer?: LipSyncAnalyzer;
   #clock?: FrameClock;
   #rgba?: Uint8Array;
+  /** An unchanged frame goes to the track when this many frames have passed since the last one. */
+  readonly #repeatEvery: number;
+  #lastCapturedFrame = -Infinity;
+  #captured = 0;
   #closed = false;
   #prepared?: Promise<AvatarAudioSink>;
   /** Removes the connection listener of a room that has not connected yet. */
@@ -136,6 +163,13 @@ export class AvatarPublisher {
     this.width = options.width ?? 512;
     this.height = options.height ?? 512;
     this.fps = options.fps ?? 30;
+    const minFps = Math.min(this.fps, options.minUnchangedFps ?? MIN_UNCHANGED_FPS);
+    if (!(minFps > 0)) {
+      throw new RangeError(
+        `minUnchangedFps: ${options.minUnchangedFps} is not valid (allowed: more than 0)`,
+      );
+    }
+    this.#repeatEvery = Math.max(1, Math.floor(this.fps / minFps));
   }
 
   /** The session's audio output (valid after `prepare()` or `start()`). */
@@ -151,6 +185,11 @@ export class AvatarPublisher {
   /** Frames skipped because the process fell behind the frame rate. */
   get skippedFrames(): number {
     return this.#clock?.skipped ?? 0;
+  }
+
+  /** Frames that went to the video track (the rest repeated an unchanged picture). */
+  get capturedFrames(): number {
+    return this.#captured;
   }
 
   /**
@@ -254,8 +293,15 @@ export class AvatarPublisher {
     const sink = this.#sink!;
     const audioMs = sink.playedMs;
     const mouth = sink.speaking ? this.#analyzer!.stateAt(audioMs) : CLOSED_MOUTH;
-    this.#renderer!.render({ mouth, timeMs: tick.nowMs }, this.#rgba!);
-    if (this.#videoSource) {
+    const changed = this.#renderer!.render({ mouth, timeMs: tick.nowMs }, this.#rgba!);
+    // WebRTC shows the last frame until the next: an unchanged one is sent only as often as the
+    // track needs (MIN_UNCHANGED_FPS).
+    const captured = changed || tick.frame - this.#lastCapturedFrame >= this.#repeatEvery;
+    if (captured) {
+      this.#lastCapturedFrame = tick.frame;
+      this.#captured++;
+    }
+    if (captured && this.#videoSource) {
       const frame = new VideoFrame(this.#rgba!, this.width, this.height, VideoBufferType.RGBA);
       // Capture time on the monotonic clock WebRTC uses, so receivers line it up with the audio.
       this.#videoSource.captureFrame(frame, process.hrtime.bigint() / 1000n);
@@ -266,6 +312,7 @@ export class AvatarPublisher {
       tMs: tick.nowMs,
       audioMs,
       mouth,
+      captured,
       rgba: this.#rgba!,
       width: this.width,
       height: this.height,

@@ -120,9 +120,10 @@ export class AvatarRenderer {
   /**
    * Compose one RGBA frame into `out` (allocated once by the caller, width*height*4) — no
    * allocation per frame. When `out` was the last buffer rendered into and the frame would be the
-   * same, nothing is drawn: the caller must not write into `out` between renders.
+   * same, nothing is drawn: the caller must not write into `out` between renders. True when the
+   * picture in `out` changed (false: it already held this frame).
    */
-  render(input: FrameInput, out: Uint8Array): void {
+  render(input: FrameInput, out: Uint8Array): boolean {
     if (out.length !== this.width * this.height * 4) {
       throw new RangeError(
         `render: out has ${out.length} bytes, expected ${this.width}*${this.height}*4 = ${this.width * this.height * 4}`,
@@ -136,7 +137,7 @@ export class AvatarRenderer {
     // hundred ms, the eyes blink every few seconds): `out` already holds it.
     const shown = this.#lastShown;
     if (this.#lastOut === out && shown[0] === top && shown[1] === eyes && shown[2] === mouth) {
-      return;
+      return false;
     }
     out.set(this.#windows[top]!);
     if (this.#eyes) {
@@ -147,6 +148,7 @@ export class AvatarRenderer {
     shown[0] = top;
     shown[1] = eyes;
     shown[2] = mouth;
+    return true;
   }
 }
 

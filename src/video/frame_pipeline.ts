@@ -1,7 +1,9 @@
 /**
  * Frames of one video track -> sampled -> JPEG -> the model, with bounded work:
  *
- * - every arriving frame costs a comparison; only sampled frames are converted and encoded;
+ * - every arriving frame costs a comparison; only sampled frames are converted and encoded; a
+ *   source that can hold frames back (a room track: track_frames.ts) asks `nextFrameInMs()` and
+ *   delivers frames only when one is due;
  * - at most one encode is in flight; a frame due meanwhile waits in a single slot, replaced by
  *   each newer frame (newest wins), and a due frame that finds the slot taken drops the older one;
  * - encoding runs in sharp's thread pool, so a slow encoder delays frames, never the audio;
@@ -59,6 +61,7 @@ export class FramePipeline {
   #encoding?: Promise<void>;
   #waiting?: { frame: VideoFrame; rotate: Rotation };
   #closed = false;
+  readonly #demandListeners = new Set<() => void>();
 
   constructor(options: PipelineOptions) {
     this.#options = options;
@@ -71,7 +74,9 @@ export class FramePipeline {
   }
 
   set speaking(speaking: boolean) {
+    if (this.sampler.speaking === speaking) return;
     this.sampler.speaking = speaking;
+    this.#demandChanged();
   }
 
   /** A track starts delivering frames. */
@@ -80,6 +85,7 @@ export class FramePipeline {
     this.endTrack();
     this.#active = true;
     this.sampler.reset();
+    this.#demandChanged();
   }
 
   /** The track is gone: nothing of it is sent from now on. */
@@ -87,6 +93,24 @@ export class FramePipeline {
     this.#track++;
     this.#active = false;
     this.#waiting = undefined;
+  }
+
+  /**
+   * How long until a frame of the current track would be taken, ms: 0 now, undefined when none
+   * will be until something changes (no track, closed, or a silent user with no idle interval).
+   */
+  nextFrameInMs(): number | undefined {
+    return this.#active ? this.sampler.dueInMs() : undefined;
+  }
+
+  /** Calls `listener` when a frame may be due sooner than nextFrameInMs() said; returns an unsubscribe. */
+  onDemandChange(listener: () => void): () => void {
+    this.#demandListeners.add(listener);
+    return () => this.#demandListeners.delete(listener);
+  }
+
+  #demandChanged(): void {
+    for (const listener of this.#demandListeners) listener();
   }
 
   /**

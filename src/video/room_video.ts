@@ -3,9 +3,9 @@
  *
  * Re-evaluated on every track and participant event (and once a second, for a relinked
  * participant): subscribes to the user's video tracks, picks one with `chooseVideoSource`, and
- * reads its frames with rtc-node's VideoStream. Switching tracks or losing the track (ended,
- * unsubscribed, unpublished, muted, participant gone) ends it in the pipeline first, so nothing
- * of it is sent afterwards.
+ * reads its frames with rtc-node's VideoStream whenever the pipeline will take one
+ * (track_frames.ts). Switching tracks or losing the track (ended, unsubscribed, unpublished,
+ * muted, participant gone) ends it in the pipeline first, so nothing of it is sent afterwards.
  */
 import { log } from '@livekit/agents';
 import {
@@ -17,12 +17,13 @@ import {
   TrackKind,
   TrackSource,
   type VideoFrameEvent,
-  VideoStream,
 } from '@livekit/rtc-node';
-import type { ReadableStream, ReadableStreamDefaultReader } from 'node:stream/web';
+import type { ReadableStream } from 'node:stream/web';
+import type { Clock } from '../avatar/clock.ts';
 import type { VideoSource } from '../config/call_options.ts';
 import type { FramePipeline } from './frame_pipeline.ts';
 import { type VideoKind, chooseVideoSource } from './track_choice.ts';
+import { TrackFrames } from './track_frames.ts';
 
 const EVENTS = [
   RoomEvent.TrackPublished,
@@ -34,9 +35,6 @@ const EVENTS = [
   RoomEvent.ParticipantConnected,
   RoomEvent.ParticipantDisconnected,
 ] as const;
-
-/** WebRTC's frame rotation (VIDEO_ROTATION_0..270) as clockwise degrees. */
-const ROTATIONS = [0, 90, 180, 270] as const;
 
 const KINDS: ReadonlyMap<TrackSource | undefined, VideoKind> = new Map([
   [TrackSource.SOURCE_CAMERA, 'camera'],
@@ -53,12 +51,14 @@ export interface RoomVideoOptions {
   openStream?: (track: Track) => ReadableStream<VideoFrameEvent>;
   /** How often the linked identity is checked again. Default 1000 ms. */
   pollMs?: number;
+  /** The timers the track reader waits with for the next frame. Default: real time. */
+  clock?: Clock;
 }
 
 interface Current {
   sid: string;
   kind: VideoKind;
-  reader: ReadableStreamDefaultReader<VideoFrameEvent>;
+  frames: TrackFrames;
 }
 
 export class RoomVideoInput {
@@ -135,29 +135,27 @@ export class RoomVideoInput {
   }
 
   #read(kind: VideoKind, sid: string, track: Track): void {
-    const open = this.#options.openStream ?? ((t: Track) => new VideoStream(t));
-    const reader = open(track).getReader();
-    const current: Current = { sid, kind, reader };
-    this.#current = current;
     this.#options.pipeline.startTrack();
-    this.#logger.info({ source: kind, track: sid }, 'video input: sending the user video');
-    void (async () => {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done || this.#current !== current) break;
-          this.#options.pipeline.pushFrame(value.frame, ROTATIONS[value.rotation] ?? 0);
-        }
-      } catch (error) {
-        if (this.#current === current) this.#logger.warn({ error }, 'video track read failed');
-      } finally {
-        if (this.#current === current) {
-          // The stream ended on its own (track ended): pick again.
+    const current: Current = {
+      sid,
+      kind,
+      frames: new TrackFrames({
+        track,
+        pipeline: this.#options.pipeline,
+        ...(this.#options.openStream ? { openStream: this.#options.openStream } : {}),
+        ...(this.#options.clock ? { clock: this.#options.clock } : {}),
+        onEnd: (failed) => {
+          if (this.#current !== current) return;
           this.#stopCurrent();
-          this.update();
-        }
-      }
-    })();
+          // The stream ended on its own (track ended): pick again. After a failure the next
+          // event or poll tries again.
+          if (!failed) this.update();
+        },
+      }),
+    };
+    this.#current = current;
+    this.#logger.info({ source: kind, track: sid }, 'video input: sending the user video');
+    current.frames.start();
   }
 
   #stopCurrent(): void {
@@ -166,7 +164,7 @@ export class RoomVideoInput {
     this.#current = undefined;
     this.#options.pipeline.endTrack();
     this.#logger.info({ source: current.kind, track: current.sid }, 'video input: track ended');
-    current.reader.cancel().catch(() => {});
+    current.frames.stop();
   }
 }
 

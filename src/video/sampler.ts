@@ -46,6 +46,17 @@ export class FrameSampler {
     return true;
   }
 
+  /**
+   * How long until `take()` would say yes, ms: 0 now, undefined while the current interval takes
+   * nothing (the user silent with no idle interval).
+   */
+  dueInMs(): number | undefined {
+    const interval = this.intervalMs;
+    if (interval <= 0) return undefined;
+    if (this.#lastTakenAt === undefined) return 0;
+    return Math.max(0, this.#lastTakenAt + interval - this.#now());
+  }
+
   /** A new track starts: its first frame is taken as soon as the rate allows any. */
   reset(): void {
     this.#lastTakenAt = undefined;

@@ -1,6 +1,7 @@
 /**
- * Run one of our entry points (`node --import tsx <script> ...`) as a user would, for tests that
- * look at a whole process: its stdout and stderr, its exit, its response to signals.
+ * Run one of our entry points (`node --import tsx <script> ...`, or built: `node dist/agent.js`) as
+ * a user would, for tests that look at a whole process: its stdout and stderr, its exit, its
+ * response to signals.
  *
  * Isolation, as in test/console.test.ts and test/worker_cli.test.ts: the entry points load
  * `.env.local` and `.env` from their working directory for whatever the environment lacks, so each
@@ -11,6 +12,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,6 +46,15 @@ export function runDir(root: string): string {
   return dir;
 }
 
+/** A local port with nothing listening on it. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 /** Children started and not yet exited, for `killRunning`. */
 const running = new Set<Child>();
 
@@ -52,11 +63,16 @@ export function killRunning(): void {
   for (const child of running) killGroup(child);
 }
 
+/** Node's options for our TypeScript entry points. */
+const TSX = ['--import', 'tsx'];
+
 export function startChild(
   script: string,
   args: string[],
   env: Record<string, string | undefined>,
   cwd: string,
+  /** Node's own options before the script (compiled JavaScript runs with none). */
+  nodeOptions: readonly string[] = TSX,
 ): Child {
   const clean: Record<string, string> = {};
   for (const [key, value] of Object.entries({
@@ -67,7 +83,7 @@ export function startChild(
     if (value !== undefined) clean[key] = value;
   }
   const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, [...nodeOptions, script, ...args], {
     cwd,
     env: clean,
     stdio: ['ignore', 'pipe', 'pipe'],

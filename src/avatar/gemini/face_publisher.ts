@@ -73,7 +73,18 @@ export interface GeminiFaceFrame {
 /** A picture as the publisher's recorder takes frames (Gemini draws the mouth: none is known). */
 export function asPublishedFrame(frame: GeminiFaceFrame): PublishedFrame {
   const { frame: index, tMs, audioMs, i420, width, height } = frame;
-  return { frame: index, tMs, audioMs, mouth: CLOSED_MOUTH, rgba: NO_RGBA, i420, width, height };
+  return {
+    frame: index,
+    tMs,
+    audioMs,
+    mouth: CLOSED_MOUTH,
+    // Every picture, a repeat of the held one too, goes to the track.
+    captured: true,
+    rgba: NO_RGBA,
+    i420,
+    width,
+    height,
+  };
 }
 const NO_RGBA = new Uint8Array(0);
 
