@@ -64,7 +64,9 @@ export async function startLivekitCall(options: LivekitCallOptions): Promise<Liv
 
 /** The Live model's connections (not the transcription model's). */
 export function liveConnections(fake: FakeGeminiServer) {
-  return fake.connections.filter((c) => c.model !== TRANSCRIBE_MODEL);
+  // A connection names its model with its setup: one whose setup has not come yet may be the
+  // STT's (on a busy machine it can open first), so it is no Live connection yet.
+  return fake.connections.filter((c) => c.model !== '' && c.model !== TRANSCRIBE_MODEL);
 }
 
 /**
