@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Env, loadSettings } from '../src/config/settings.ts';
 import { PREWARM_STEPS, type PrewarmStep, prewarmCallEnv, prewarmWorker } from '../src/prewarm.ts';
 import { PrewarmGeminiStub } from '../src/prewarm_stub.ts';
+import { closedPort } from './support/child_run.ts';
 
 /** A worker environment as production has it: a real-looking key, Google's endpoint (no override). */
 const WORKER_ENV: Env = {
@@ -54,18 +55,6 @@ async function recordConnections<T>(
   } finally {
     spy.mockRestore();
   }
-}
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  // Its handle is released in the loop's close phase, after this turn's immediates.
-  await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setImmediate(resolve));
-  return port;
 }
 
 describe('prewarm', () => {

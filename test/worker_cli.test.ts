@@ -19,7 +19,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { LOCAL_LIVEKIT } from '../src/config/settings.ts';
-import { type Child, REPO, killGroup, runDir, startChild } from './support/child_run.ts';
+import {
+  type Child,
+  REPO,
+  closedPort,
+  killGroup,
+  runDir,
+  startChild,
+} from './support/child_run.ts';
 
 const AGENT = path.join(REPO, 'src', 'agent.ts');
 /**
@@ -170,15 +177,6 @@ describe.concurrent('node src/agent.ts', { timeout: 60_000 }, () => {
     }
   });
 });
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The issuer (API key) of an HS256 JWT whose signature `secret` verifies, else undefined. */
 function verifiedIssuer(token: string, secret: string): string | undefined {

@@ -52,6 +52,10 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Its handle is released in the loop's close phase, after this turn's immediates: a test that
+  // connects in this process finds it closed, not still listening.
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
   return port;
 }
 
